@@ -1,0 +1,1 @@
+"""Command-line interface: ``fewlabel <group> <command>``. One module per command or group."""
