@@ -144,7 +144,7 @@ def test_missing_file(tmp_path):
 def test_non_mrc_file_named_mrc(tmp_path, content):
     path = tmp_path / "fake.mrc"
     path.write_bytes(content)
-    with pytest.raises(InputError, match=r"fake\.mrc: not a (valid|readable) MRC file") as err:
+    with pytest.raises(InputError, match=r"fake\.mrc: not a valid MRC file") as err:
         read_micrograph(path)
     assert "\n" not in str(err.value)
 

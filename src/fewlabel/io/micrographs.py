@@ -139,6 +139,7 @@ def _read_mrc(path: Path) -> tuple[np.ndarray, float | None]:
     """MRC via mrcfile, permissive (real stacks often lack the MAP id) but checked by hand."""
     import mrcfile
 
+    check_mrc_header(path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -160,6 +161,40 @@ def _read_mrc(path: Path) -> tuple[np.ndarray, float | None]:
                                        "expected one 2D micrograph per file")
             data = data[0]
     return np.asarray(data, dtype=np.float32), (pixel_size or None)
+
+
+def check_mrc_header(path: Path) -> None:
+    """Cheap sanity check of an MRC header before reading: known mode, positive sizes, and a file
+    large enough for header + extended header + data. Catches non-MRC and truncated files without
+    letting a garbage header ask for gigabytes."""
+    from mrcfile.dtypes import HEADER_DTYPE
+    from mrcfile.utils import dtype_from_mode
+
+    # Parse the 1024-byte header with mrcfile's dtype ourselves: mrcfile.open(header_only=True)
+    # still reads the extended header, which a garbage header can make gigabytes long.
+    with open(path, "rb") as fh:
+        raw = fh.read(HEADER_DTYPE.itemsize)
+    if len(raw) < HEADER_DTYPE.itemsize:
+        raise InputError(path, f"not a valid MRC file (only {len(raw)} bytes, shorter than an MRC header)")
+    itemsize = 0
+    for order in ("<", ">"):
+        h = np.frombuffer(raw, dtype=HEADER_DTYPE.newbyteorder(order))[0]
+        mode, nsymbt = int(h["mode"]), int(h["nsymbt"])
+        shape = (int(h["nz"]), int(h["ny"]), int(h["nx"]))
+        try:
+            itemsize = dtype_from_mode(mode).itemsize
+            break
+        except ValueError:
+            continue
+    if not itemsize:
+        raise InputError(path, f"not a valid MRC file (unknown data mode {mode})")
+    if min(shape) <= 0 or nsymbt < 0:
+        raise InputError(path, f"not a valid MRC file (sizes nx,ny,nz = {shape[::-1]})")
+    expected = 1024 + nsymbt + int(np.prod(shape, dtype=np.int64)) * itemsize
+    size = path.stat().st_size
+    if size < expected:
+        raise InputError(path, f"truncated MRC file (or not an MRC file): header says {shape[::-1]} mode {mode} "
+                               f"needs {expected} bytes, file has {size}")
 
 
 def _fei_pixel_size(mrc) -> float:
