@@ -1,0 +1,193 @@
+"""Voxel classifiers: a featurizer fit on labeled + unlabeled grids, then an SVM on labeled features.
+
+:class:`VoxelClassifier` gives every method one interface (``fit(X, y, X_unlabeled)``,
+``predict``, ``save``/``load``): ``pca|fae|cae|kmeans`` are featurizer + grid-searched SVM (the
+reference pipeline), ``cnn`` is the end-to-end semi-supervised network.
+
+A model is a folder: ``model.json`` (method, config, classes); torch weights as fewlabel
+checkpoints (``featurizer.pt`` / ``cnn.pt``, kind "voxel", safe to load); scikit-learn parts
+(PCA, k-means, SVM) as joblib pickles. Pickles can run code when loaded: only load model
+folders you made or trust.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fewlabel.errors import InputError
+from fewlabel.voxel.grids import check_grids, check_labels
+
+METHODS = ("pca", "fae", "cae", "kmeans", "cnn")
+
+
+def svm_grid_search(features: np.ndarray, y: np.ndarray, seed: int = 0, cv: int = 3, n_jobs: int = 1):
+    """Standardise + RBF SVC, C and gamma chosen by stratified k-fold CV on the labeled features only.
+
+    Returns the fitted ``GridSearchCV`` (or a plain fitted pipeline when a class has too few
+    examples for cross-validation).
+    """
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    y = check_labels(y, len(features))
+    pipe = make_pipeline(StandardScaler(), SVC(kernel="rbf", random_state=seed))
+    d = features.shape[1]
+    grid = {"svc__C": [1.0, 10.0, 100.0], "svc__gamma": [0.25 / d, 1.0 / d, 4.0 / d]}
+    folds = min(cv, int(np.bincount(np.unique(y, return_inverse=True)[1]).min()))
+    if folds < 2:
+        return pipe.fit(features, y)
+    search = GridSearchCV(pipe, grid, cv=StratifiedKFold(folds, shuffle=True, random_state=seed), n_jobs=n_jobs)
+    return search.fit(features, y)
+
+
+class VoxelClassifier:
+    """One method (``pca|fae|cae|kmeans|cnn``) behind fit/predict/save/load.
+
+    ``options`` go to the featurizer or CNN (e.g. ``epochs``, ``batch_size``); ``work_dir``
+    receives per-epoch checkpoints of the torch parts so ``resume=True`` can continue.
+    """
+
+    def __init__(self, method: str = "pca", n_components: int = 64, seed: int = 0, device: str = "cpu",
+                 cv: int = 3, work_dir: str | os.PathLike | None = None, resume: bool = False,
+                 **options: Any):
+        if method not in METHODS:
+            raise InputError(None, f"unknown method {method!r} (use {', '.join(METHODS)})")
+        self.method, self.n_components, self.seed, self.device, self.cv = method, n_components, seed, device, cv
+        self.work_dir = None if work_dir is None else Path(work_dir)
+        self.resume = resume
+        self.options = options
+
+    def _checkpoint(self, name: str) -> str | None:
+        if self.work_dir is None:
+            return None
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        return str(self.work_dir / name)
+
+    def _make_featurizer(self):
+        from fewlabel.voxel.featurizers import FEATURIZERS
+
+        cls = FEATURIZERS[self.method]
+        kw = {"n_components": self.n_components, **self.options}
+        if self.method in ("fae", "cae"):
+            kw.update(seed=self.seed, device=self.device, checkpoint=self._checkpoint("featurizer.pt"),
+                      resume=self.resume)
+        elif self.method == "kmeans":
+            kw.update(seed=self.seed)
+        return cls(**kw)
+
+    def fit(self, X: np.ndarray, y: np.ndarray, X_unlabeled: np.ndarray | None = None) -> "VoxelClassifier":
+        """Fit on labeled ``X, y`` plus optional unlabeled grids (same grid size)."""
+        X = check_grids(X)
+        y = check_labels(y, len(X))
+        if X_unlabeled is not None:
+            X_unlabeled = check_grids(X_unlabeled, n=X.shape[1]) if len(X_unlabeled) else None
+        self.grid_size_ = X.shape[1]
+        if self.method == "cnn":
+            from fewlabel.voxel.cnn import SemiSupervisedCNN
+
+            self.cnn_ = SemiSupervisedCNN(seed=self.seed, device=self.device,
+                                          checkpoint=self._checkpoint("cnn.pt"), resume=self.resume,
+                                          **self.options)
+            self.cnn_.fit(X, y, X_unlabeled)
+            return self
+        all_grids = X if X_unlabeled is None else np.concatenate([X, X_unlabeled.astype(X.dtype, copy=False)])
+        self.featurizer_ = self._make_featurizer().fit(all_grids)
+        del all_grids
+        self.svm_ = svm_grid_search(self.featurizer_.transform(X), y, seed=self.seed, cv=self.cv)
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Features of ``X`` (featurizer methods only)."""
+        if self.method == "cnn":
+            raise InputError(None, "the cnn method has no separate features")
+        return self.featurizer_.transform(X)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Class labels of ``X``."""
+        X = check_grids(X, n=self.grid_size_)
+        if self.method == "cnn":
+            return self.cnn_.predict(X)
+        return self.svm_.predict(self.featurizer_.transform(X))
+
+    @property
+    def best_params_(self) -> dict:
+        """The SVM hyperparameters chosen by grid search (empty for cnn)."""
+        return dict(getattr(getattr(self, "svm_", None), "best_params_", {}) or {})
+
+    def save(self, folder: str | os.PathLike) -> Path:
+        """Write the model folder (see module docstring); files are written atomically."""
+        import joblib
+
+        from fewlabel.atomic import atomic_path, write_text_atomic
+        from fewlabel.checkpoint import save_checkpoint
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        meta = {"method": self.method, "n_components": self.n_components, "seed": self.seed,
+                "grid_size": self.grid_size_, "options": self.options}
+        if self.method == "cnn":
+            save_checkpoint(folder / "cnn.pt", "voxel", self.cnn_.config(), self.cnn_.model_.state_dict())
+        else:
+            if self.method in ("fae", "cae"):
+                cfg, state = self.featurizer_.state()
+                save_checkpoint(folder / "featurizer.pt", "voxel", cfg, state)
+            else:
+                with atomic_path(folder / "featurizer.joblib") as tmp:
+                    joblib.dump(self.featurizer_, tmp)
+            with atomic_path(folder / "svm.joblib") as tmp:
+                joblib.dump(self.svm_, tmp)
+            meta["svm_best_params"] = self.best_params_
+        write_text_atomic(folder / "model.json", json.dumps(meta, indent=2, default=str) + "\n")
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> "VoxelClassifier":
+        """Read a model folder written by :meth:`save` (trusted folders only: joblib pickles)."""
+        import joblib
+
+        from fewlabel.checkpoint import load_checkpoint
+
+        folder = Path(folder)
+        meta_path = folder / "model.json"
+        if not meta_path.is_file():
+            raise InputError(folder, "not a fewlabel voxel model folder (no model.json)")
+        try:
+            meta = json.loads(meta_path.read_text())
+            method = meta["method"]
+        except (json.JSONDecodeError, KeyError):
+            raise InputError(meta_path, "corrupt model.json") from None
+        model = cls(method, meta.get("n_components", 64), meta.get("seed", 0), **meta.get("options", {}))
+        model.grid_size_ = int(meta["grid_size"])
+        if method == "cnn":
+            from fewlabel.voxel.cnn import SemiSupervisedCNN
+
+            ck = load_checkpoint(folder / "cnn.pt", "voxel")
+            model.cnn_ = SemiSupervisedCNN.from_state(ck["config"], ck["state_dict"])
+            return model
+        if method in ("fae", "cae"):
+            from fewlabel.voxel.featurizers import FEATURIZERS
+
+            ck = load_checkpoint(folder / "featurizer.pt", "voxel")
+            model.featurizer_ = FEATURIZERS[method].from_state(ck["config"], ck["state_dict"])
+        else:
+            model.featurizer_ = _load_joblib(folder / "featurizer.joblib")
+        model.svm_ = _load_joblib(folder / "svm.joblib")
+        return model
+
+
+def _load_joblib(path: Path):
+    import joblib
+
+    if not path.is_file():
+        raise InputError(path, "missing model part")
+    try:
+        return joblib.load(path)
+    except Exception as exc:  # corrupt or foreign pickle
+        raise InputError(path, f"cannot load model part ({type(exc).__name__})") from None
