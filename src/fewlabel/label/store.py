@@ -210,6 +210,8 @@ class LabelStore:
         os.close(fd)
         try:
             write_picks(self.table().iloc[:0], tmp, fmt=self.fmt, box_size=self.box_size)
+        except InputError as exc:  # name the user's file, not the probe
+            raise InputError(self.output, exc.problem.replace(tmp, str(self.output))) from None
         finally:
             Path(tmp).unlink(missing_ok=True)
 
