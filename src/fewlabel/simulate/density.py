@@ -1,0 +1,192 @@
+"""Atomic models -> electron-scattering (Coulomb) potential.
+
+Each atom contributes the Peng five-Gaussian electron scattering factor of its element
+(International Tables Vol. C, table 4.3.2.2, as tabulated in gemmi as ``Element.c4322``):
+``f_e(s) = sum_i a_i exp(-b_i s^2)`` with ``s = k / 2`` (``k`` the spatial frequency in 1/Å).
+The potential is ``V(r) = C * sum_i a_i (4π/b_i)^{3/2} exp(-4π² r²/b_i)`` with
+``C = h² / (2π m0 e) = 47.878 V·Å²``. Because the profile is a sum of Gaussians, its Fourier
+transform is analytic, so volumes and projections are computed exactly in Fourier space from
+atom positions splatted onto a grid (see :mod:`fewlabel.simulate.project`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from fewlabel.errors import InputError
+
+#: h² / (2π m0 e) in V·Å²: converts electron scattering factors (Å) to potential.
+POTENTIAL_CONSTANT = 47.878
+
+PDB_DIR = Path(__file__).resolve().parents[1] / "data" / "pdb"
+_PROTEIN_ELEMENTS = {"H", "C", "N", "O", "S", "Se"}
+
+
+@dataclass(frozen=True)
+class Molecule:
+    """An atomic model centred on its atoms' centroid.
+
+    ``coords`` is ``[n_atoms, 3]`` in Å (x, y, z); ``element_index[i]`` indexes
+    ``elements`` (element symbols, e.g. ``("C", "N", "O")``).
+    """
+
+    name: str
+    coords: np.ndarray
+    element_index: np.ndarray
+    elements: tuple[str, ...]
+
+    @property
+    def radius(self) -> float:
+        """Largest distance of an atom from the centroid, in Å."""
+        return float(np.linalg.norm(self.coords, axis=1).max())
+
+    @property
+    def diameter(self) -> float:
+        """Particle diameter in Å: twice :attr:`radius` (the bounding sphere)."""
+        return 2.0 * self.radius
+
+    @property
+    def n_atoms(self) -> int:
+        return int(self.coords.shape[0])
+
+
+def vendored_molecules() -> list[str]:
+    """Names of the atomic models shipped with fewlabel (``fewlabel/data/pdb``)."""
+    return sorted(p.stem for p in PDB_DIR.glob("*.pdb"))
+
+
+def resolve_pdb(name_or_path: str | os.PathLike) -> Path:
+    """A vendored model name (``adk_open``) or a path to a PDB/mmCIF file -> existing path."""
+    text = str(name_or_path)
+    vendored = PDB_DIR / f"{text}.pdb"
+    if os.sep not in text and vendored.is_file():
+        return vendored
+    path = Path(text)
+    if path.is_file():
+        return path
+    if path.suffix or os.sep in text:
+        raise InputError(path, "atomic model file not found")
+    raise InputError(None, f"unknown molecule {text!r}: give a PDB/mmCIF path or one of "
+                           f"{', '.join(vendored_molecules())}")
+
+
+@lru_cache(maxsize=32)
+def _load_cached(path: str) -> Molecule:
+    import gemmi
+
+    try:
+        st = gemmi.read_structure(path)
+    except Exception as exc:  # gemmi raises RuntimeError/ValueError with a message
+        raise InputError(path, f"cannot read atomic model ({exc})") from None
+    st.remove_waters()
+    if len(st) == 0:
+        raise InputError(path, "no models in file")
+    coords, symbols = [], []
+    for chain in st[0]:
+        for res in chain:
+            polymer = res.het_flag == "A"  # ATOM record, not HETATM
+            for atom in res:
+                symbol = atom.element.name
+                if polymer and symbol not in _PROTEIN_ELEMENTS:
+                    # files without an element column (CHARMM names): CA is carbon, not calcium
+                    symbol = atom.name.strip().lstrip("0123456789")[:1].upper()
+                if symbol in ("X", ""):
+                    symbol = "C"
+                coords.append((atom.pos.x, atom.pos.y, atom.pos.z))
+                symbols.append(symbol)
+    if not coords:
+        raise InputError(path, "no atoms in atomic model")
+    xyz = np.asarray(coords, dtype=np.float64)
+    xyz -= xyz.mean(axis=0)
+    elements, index = np.unique(np.asarray(symbols), return_inverse=True)
+    name = Path(path).name.split(".")[0]
+    return Molecule(name=name, coords=xyz, element_index=index.astype(np.int64),
+                    elements=tuple(str(e) for e in elements))
+
+
+def load_molecule(name_or_path: str | os.PathLike) -> Molecule:
+    """Read an atomic model (vendored name or path), drop waters, centre it on the centroid."""
+    return _load_cached(str(resolve_pdb(name_or_path)))
+
+
+def scattering_coefficients(element: str) -> tuple[np.ndarray, np.ndarray]:
+    """Peng electron scattering-factor Gaussians ``(a [Å], b [Å²])`` of ``element`` (5 each)."""
+    import gemmi
+
+    el = gemmi.Element(element)
+    if el.atomic_number == 0:  # unknown symbol: treat as carbon rather than fail on a ligand
+        el = gemmi.Element("C")
+    coef = el.c4322
+    return np.asarray(coef.a, dtype=np.float64), np.asarray(coef.b, dtype=np.float64)
+
+
+def potential_transform(element: str, k: np.ndarray, bfactor: float = 0.0) -> np.ndarray:
+    """Fourier transform of one atom's potential at spatial frequency ``k`` (1/Å).
+
+    Equals ``47.878 * f_e(k/2) * exp(-B k²/4)`` in V·Å³. The same function is the 2D transform
+    of the atom's *projected* potential (V·Å · Å²), by the central-slice theorem.
+    ``bfactor`` (Å²) blurs the atom like a crystallographic B-factor.
+    """
+    a, b = scattering_coefficients(element)
+    k2 = np.asarray(k, dtype=np.float64) ** 2
+    out = np.zeros_like(k2)
+    for ai, bi in zip(a, b):
+        out += ai * np.exp(-(bi + bfactor) * k2 / 4.0)
+    return POTENTIAL_CONSTANT * out
+
+
+def atom_potential(element: str, r: np.ndarray, bfactor: float = 0.0) -> np.ndarray:
+    """Real-space potential (V) of one atom at distance ``r`` (Å); for tests and plots."""
+    a, b = scattering_coefficients(element)
+    r2 = np.asarray(r, dtype=np.float64) ** 2
+    out = np.zeros_like(r2)
+    for ai, bi in zip(a, b):
+        bb = bi + bfactor
+        out += ai * (4 * np.pi / bb) ** 1.5 * np.exp(-4 * np.pi**2 * r2 / bb)
+    return POTENTIAL_CONSTANT * out
+
+
+def potential_volume(molecule: Molecule, pixel_size: float, box: int | None = None,
+                     bfactor: float = 0.0) -> np.ndarray:
+    """The molecule's Coulomb potential on a ``box³`` grid (V), centroid at voxel ``box // 2``.
+
+    Atoms are splatted trilinearly per element, convolved with the element's analytic
+    potential in Fourier space, and the splatting blur is divided out (sinc² per axis).
+    ``box`` defaults to the smallest even size holding the molecule with a 10 Å margin.
+    """
+    from scipy import fft
+
+    if pixel_size <= 0:
+        raise InputError(None, f"pixel size must be positive, got {pixel_size}")
+    if box is None:
+        box = int(np.ceil((molecule.diameter + 20.0) / pixel_size))
+        box += box % 2
+    pos = molecule.coords / pixel_size + box // 2  # (x, y, z) in voxels
+    # array axes are [z, y, x]
+    grids = np.zeros((len(molecule.elements), box, box, box), dtype=np.float64)
+    base = np.floor(pos).astype(np.int64)
+    frac = pos - base
+    for dz in (0, 1):
+        for dy in (0, 1):
+            for dx in (0, 1):
+                w = (np.where(dx, frac[:, 0], 1 - frac[:, 0])
+                     * np.where(dy, frac[:, 1], 1 - frac[:, 1])
+                     * np.where(dz, frac[:, 2], 1 - frac[:, 2]))
+                ix, iy, iz = base[:, 0] + dx, base[:, 1] + dy, base[:, 2] + dz
+                ok = (ix >= 0) & (ix < box) & (iy >= 0) & (iy < box) & (iz >= 0) & (iz < box)
+                np.add.at(grids, (molecule.element_index[ok], iz[ok], iy[ok], ix[ok]), w[ok])
+    f = fft.fftfreq(box, d=pixel_size)
+    fr = fft.rfftfreq(box, d=pixel_size)
+    kz, ky, kx = np.meshgrid(f, f, fr, indexing="ij")
+    k = np.sqrt(kx**2 + ky**2 + kz**2)
+    linear = (np.sinc(kx * pixel_size) * np.sinc(ky * pixel_size) * np.sinc(kz * pixel_size)) ** 2
+    total = np.zeros(k.shape, dtype=np.complex128)
+    for e, symbol in enumerate(molecule.elements):
+        total += fft.rfftn(grids[e]) * potential_transform(symbol, k, bfactor)
+    total /= np.maximum(linear, 1e-3) * pixel_size**3
+    return fft.irfftn(total, s=(box, box, box)).astype(np.float32)
