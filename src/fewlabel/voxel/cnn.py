@@ -127,9 +127,9 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                 loss.backward()
                 opt.step()
                 sched.step()
-                sums["loss"] += float(loss)
-                sums["sup"] += float(loss_s)
-                sums["unsup"] += float(loss_u)
+                sums["loss"] += float(loss.detach())
+                sums["sup"] += float(loss_s.detach())
+                sums["unsup"] += float(loss_u.detach())
                 sums["mask"] += mask_rate
             self.history_.append({k: v / steps for k, v in sums.items()})
             if ck is not None:

@@ -1,0 +1,151 @@
+"""Few-label experiments: every method on every data set, and accuracy vs unlabeled data used.
+
+Data sets (:func:`load_dataset`): ``geometries`` and ``clathrin`` are simulated afresh per seed
+(labeled, unlabeled and a separate labeled test set); ``modelnet10`` uses the standard split of
+the 30^3 grids (labeled and unlabeled drawn from the training split, tested on the test split).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fewlabel.errors import InputError
+
+DATASETS = ("geometries", "clathrin", "modelnet10")
+MODELNET_CLASSES = ("bathtub", "bed", "chair", "desk", "dresser", "monitor", "night_stand", "sofa", "table",
+                    "toilet")
+CLATHRIN_VOXEL_NM = 10.0
+
+
+@dataclass
+class Split:
+    """Labeled, unlabeled and test grids of one data set and seed."""
+
+    X_labeled: np.ndarray
+    y_labeled: np.ndarray
+    X_unlabeled: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    classes: tuple[str, ...]
+
+
+def default_modelnet_path() -> Path:
+    """../shared/data/modelnet10/modelnet10_voxels30.npz (override with FEWLABEL_SHARED_DATA)."""
+    root = Path(os.environ.get("FEWLABEL_SHARED_DATA", Path(__file__).resolve().parents[3].parent / "shared" / "data"))
+    return root / "modelnet10" / "modelnet10_voxels30.npz"
+
+
+def clathrin_grids(n_structures: int, seed: int, n: int = 30, voxel_nm: float = CLATHRIN_VOXEL_NM,
+                   **sim_kwargs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Simulate coats and voxelize them at a fixed voxel size -> (X uint8, curved, stage)."""
+    from fewlabel.simulate.volumes import clathrin
+    from fewlabel.voxel.voxelize import voxelize_clouds
+
+    sim = clathrin(n_structures, seed=seed, **sim_kwargs)
+    X = voxelize_clouds(sim.clouds, n, voxel_size=voxel_nm, centre="centroid")
+    return X, sim.curved, sim.stage
+
+
+def _stratified_subset(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``k`` indices with class proportions kept (at least one per class when k allows)."""
+    classes = np.unique(y)
+    if k >= len(y):
+        return rng.permutation(len(y))
+    out = []
+    for c in classes:
+        idx = np.flatnonzero(y == c)
+        take = max(1, int(round(k * len(idx) / len(y))))
+        out.append(rng.choice(idx, size=min(take, len(idx)), replace=False))
+    sel = np.concatenate(out)
+    rng.shuffle(sel)
+    return sel[:k] if len(sel) > k else sel
+
+
+def load_dataset(name: str, n_labeled: int, n_unlabeled: int, seed: int = 0, n_test: int = 300,
+                 n: int = 30, modelnet_path: str | os.PathLike | None = None) -> Split:
+    """Build the labeled/unlabeled/test split of ``name`` for ``seed`` (see module docstring).
+
+    For ModelNet10, ``n_labeled <= 0`` means every training grid is labeled, and the unlabeled
+    set is drawn from the rest of the training split (``n_unlabeled < 0``: all of the rest).
+    """
+    rng = np.random.default_rng(seed)
+    if name == "geometries":
+        from fewlabel.simulate.volumes import geometries
+
+        X, y, classes = geometries(n_labeled + n_unlabeled + n_test, n=n, seed=seed)
+        return Split(X[:n_labeled], y[:n_labeled], X[n_labeled:n_labeled + n_unlabeled],
+                     X[n_labeled + n_unlabeled:], y[n_labeled + n_unlabeled:], tuple(classes))
+    if name == "clathrin":
+        X, curved, _ = clathrin_grids(n_labeled + n_unlabeled + n_test, seed, n)
+        return Split(X[:n_labeled], curved[:n_labeled], X[n_labeled:n_labeled + n_unlabeled],
+                     X[n_labeled + n_unlabeled:], curved[n_labeled + n_unlabeled:], ("flat", "curved"))
+    if name == "modelnet10":
+        from fewlabel.voxel.grids import load_grids
+
+        path = Path(modelnet_path) if modelnet_path else default_modelnet_path()
+        train = load_grids(path, split="train", require_labels=True)
+        test = load_grids(path, split="test", require_labels=True)
+        Xtr = train["X"].astype(np.uint8, copy=False)
+        ytr = train["y"]
+        lab = rng.permutation(len(Xtr)) if n_labeled <= 0 else _stratified_subset(ytr, n_labeled, rng)
+        rest = np.setdiff1d(np.arange(len(Xtr)), lab)
+        unl = rng.permutation(rest) if n_unlabeled < 0 else rng.permutation(rest)[:n_unlabeled]
+        return Split(Xtr[lab], ytr[lab], Xtr[unl], test["X"].astype(np.uint8, copy=False), test["y"],
+                     MODELNET_CLASSES)
+    raise InputError(None, f"unknown dataset {name!r} (use {', '.join(DATASETS)})")
+
+
+def run_one(split: Split, method: str, seed: int = 0, n_unlabeled: int | None = None, n_components: int = 64,
+            device: str = "cpu", options: dict | None = None) -> dict:
+    """Fit ``method`` on the split (first ``n_unlabeled`` unlabeled grids) and score it on the test set."""
+    from fewlabel.voxel.classify import VoxelClassifier
+
+    Xu = split.X_unlabeled if n_unlabeled is None else split.X_unlabeled[:n_unlabeled]
+    t0 = time.perf_counter()
+    model = VoxelClassifier(method, n_components=n_components, seed=seed, device=device, **(options or {}))
+    model.fit(split.X_labeled, split.y_labeled, Xu)
+    fit_s = time.perf_counter() - t0
+    pred = model.predict(split.X_test)
+    return {"method": method, "seed": seed, "n_labeled": len(split.X_labeled), "n_unlabeled": len(Xu),
+            "accuracy": float(np.mean(pred == split.y_test)), "fit_s": fit_s,
+            "total_s": time.perf_counter() - t0, "y_pred": pred, "params": model.best_params_}
+
+
+def summarize(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sd of accuracy (and mean time) per dataset, method and data sizes."""
+    keys = [k for k in ("dataset", "setting", "method", "n_labeled", "n_unlabeled") if k in results]
+    g = results.groupby(keys, sort=False)
+    out = g.agg(accuracy_mean=("accuracy", "mean"), accuracy_sd=("accuracy", "std"), seeds=("seed", "count"),
+                fit_s=("fit_s", "mean")).reset_index()
+    out["accuracy_sd"] = out["accuracy_sd"].fillna(0.0)
+    for extra in ("peak_mb",):
+        if extra in results:
+            out[extra] = g[extra].max().to_numpy()
+    return out
+
+
+def markdown_table(summary: pd.DataFrame) -> str:
+    """Markdown accuracy table: accuracy as mean +- sd in percent."""
+    cols = [c for c in ("dataset", "setting", "method", "n_labeled", "n_unlabeled") if c in summary]
+    head = cols + ["accuracy (%)", "seeds", "fit time (s)"] + (["peak MB"] if "peak_mb" in summary else [])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for _, r in summary.iterrows():
+        row = [str(r[c]) for c in cols]
+        row += [f"{100 * r.accuracy_mean:.2f} ± {100 * r.accuracy_sd:.2f}", str(int(r.seeds)), f"{r.fit_s:.1f}"]
+        if "peak_mb" in summary:
+            row.append(f"{r.peak_mb:.0f}")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def unlabeled_steps(n_unlabeled: int, points: int = 4) -> list[int]:
+    """Unlabeled counts for the curve: 0, then evenly up to ``n_unlabeled``."""
+    if n_unlabeled <= 0:
+        return [0]
+    return sorted({int(round(n_unlabeled * i / (points - 1))) for i in range(points)})
