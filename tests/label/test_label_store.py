@@ -27,10 +27,11 @@ def scored():
     })
 
 
-@pytest.mark.parametrize("suffix", [".star", ".tsv", ".csv", ".box"])
+@pytest.mark.parametrize("suffix", [".star", ".tsv", ".csv", ".txt"])
 def test_label_mode_saves_every_change(tmp_path, suffix):
     out = tmp_path / f"labels{suffix}"
     store = LabelStore(NAMES, out, box_size=20)
+    store.check_writable()
     assert store.mode == "label" and not out.exists()
     a = store.add("m1", 100, 40)
     store.add("m2", 30, 70)
@@ -43,6 +44,14 @@ def test_label_mode_saves_every_change(tmp_path, suffix):
     store.remove(a.id)
     assert list(read(out)["image_name"]) == ["m2"]
     assert store.counts() == {"m1": 0, "m2": 1}
+
+
+def test_box_output_is_refused_up_front(tmp_path):
+    from fewlabel.errors import InputError
+
+    with pytest.raises(InputError, match="one micrograph per file"):
+        LabelStore(NAMES, tmp_path / "labels.box", box_size=20).check_writable()
+    assert not list(tmp_path.iterdir())
 
 
 def test_remove_unknown_or_twice_raises(tmp_path):

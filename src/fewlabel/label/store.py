@@ -204,6 +204,9 @@ class LabelStore:
 
         from fewlabel.io.picks import write_picks
 
+        if (self.fmt or self.output.suffix.lstrip(".")).lower() == "box":
+            raise InputError(self.output, "EMAN .box holds one micrograph per file; label into "
+                                          ".star, .tsv or .csv and convert that with `fewlabel convert`")
         self.output.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.output.stem}.", suffix=f".check{self.output.suffix}",
                                    dir=self.output.parent)
