@@ -138,9 +138,10 @@ def place_particles(shape: tuple[int, int], rng: np.random.Generator, radii: np.
         m = int(rng.integers(len(radii)))
         r = radii[m]
         margin = config.edge_margin * r
+        want_overlap = bool(centers) and rng.random() < config.overlap_fraction
         for _attempt in range(30):
             partner = -1
-            if centers and rng.random() < config.overlap_fraction:
+            if want_overlap:
                 partner = int(rng.integers(len(centers)))
                 dist = rng.uniform(0.35, 0.75) * (r + radii[mol[partner]])
                 ang = rng.uniform(0, 2 * np.pi)
@@ -157,10 +158,7 @@ def place_particles(shape: tuple[int, int], rng: np.random.Generator, radii: np.
                 limit = config.min_separation * (r + radii[np.asarray(mol)])
                 if partner >= 0:
                     limit[partner] = 0.3 * (r + radii[mol[partner]])
-                    near = d < limit
-                else:
-                    near = d < limit
-                if near.any():
+                if (d < limit).any():
                     continue
             centers.append(c)
             mol.append(m)
