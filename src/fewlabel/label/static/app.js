@@ -63,6 +63,7 @@ function updateReview() {
   if (state.session.mode !== "review") return;
   $("threshold-value").textContent = Number(state.preview).toPrecision(4);
   $("kept").textContent = keptAt(state.preview);
+  $("kept-here").textContent = state.data ? state.data.picks.filter(isShown).length : 0;
   $("accept").classList.toggle("pending", state.preview !== state.session.threshold);
 }
 
@@ -143,6 +144,7 @@ async function show(index) {
     state.data = data;
     draw();
     fit();
+    updateReview();
     document.body.dataset.ready = String(index);  // lets tests wait for a loaded micrograph
     status(m.name);
     api("POST", "/api/current", { micrograph: index }).catch(() => {});
