@@ -1,0 +1,13 @@
+"""2D classification of particle images by metric learning.
+
+Modules, one job each:
+
+- :mod:`.models`: the rotation-pooled CNN that maps a particle image to a unit-length embedding.
+- :mod:`.triplets`: distances, triplet margin loss and triplet miners (random, semi-hard, batch-hard).
+- :mod:`.augment`: in-plane rotation, shift, flip and noise augmentations (torch).
+- :mod:`.train`: supervised and self-supervised training with early stopping and checkpoints.
+- :mod:`.embed`: embeddings for a particle stack from a trained model.
+- :mod:`.cluster`: k-means, elbow curve, suggested k and rotationally aligned class averages.
+- :mod:`.evaluate`: ARI, NMI, Hungarian-matched accuracy and the class cosine-similarity matrix.
+- :mod:`.features`: classical baselines (raw-pixel PCA, rotation-invariant polar-Fourier features).
+"""

@@ -1,0 +1,147 @@
+"""Clustering embeddings: k-means, the elbow curve, a suggested k, and aligned class averages.
+
+Suggested k (:func:`suggest_k`) uses the Kneedle rule (Satopaa et al. 2011): scale k and the
+k-means inertia each to [0, 1]; the suggested k is the one whose point lies farthest below the
+straight line joining the first and last points of the elbow curve.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from fewlabel.classify2d.features import polar_fourier_features, standardize
+from fewlabel.errors import InputError
+
+K_RULE = ("Kneedle: with k and inertia both scaled to [0, 1], the k whose point lies farthest below "
+          "the straight line from the first to the last point of the elbow curve")
+
+
+def _check_k(n: int, k: int, source=None) -> None:
+    if k < 1:
+        raise InputError(source, f"k must be >= 1, got {k}")
+    if k > n:
+        raise InputError(source, f"k = {k} is larger than the number of particles ({n})")
+
+
+def kmeans(embeddings: np.ndarray, k: int, seed: int = 0, n_init: int = 10, source=None) -> tuple[np.ndarray, float]:
+    """k-means labels (0..k-1, numbered by decreasing cluster size) and inertia."""
+    from sklearn.cluster import KMeans
+
+    x = np.asarray(embeddings, dtype=np.float64)
+    if x.ndim != 2 or len(x) == 0:
+        raise InputError(source, f"expected a non-empty [n, d] embedding array, got shape {x.shape}")
+    _check_k(len(x), k, source)
+    km = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(x)
+    order = np.argsort(-np.bincount(km.labels_, minlength=k), kind="stable")
+    relabel = np.empty(k, dtype=np.int64)
+    relabel[order] = np.arange(k)
+    return relabel[km.labels_], float(km.inertia_)
+
+
+def elbow(embeddings: np.ndarray, k_values, seed: int = 0, n_init: int = 4, source=None) -> np.ndarray:
+    """k-means inertia for every k in ``k_values``."""
+    k_values = list(k_values)
+    for k in k_values:
+        _check_k(len(embeddings), k, source)
+    return np.array([kmeans(embeddings, k, seed, n_init, source)[1] for k in k_values])
+
+
+def suggest_k(k_values, inertias) -> int:
+    """The knee of the elbow curve by the rule in :data:`K_RULE`."""
+    k = np.asarray(list(k_values), dtype=float)
+    y = np.asarray(inertias, dtype=float)
+    if len(k) < 3:
+        return int(k[0])
+    kn = (k - k[0]) / (k[-1] - k[0])
+    span = y.max() - y.min()
+    if span <= 0:
+        return int(k[0])
+    yn = (y - y.min()) / span
+    line = yn[0] + (yn[-1] - yn[0]) * kn
+    return int(k[int(np.argmax(line - yn))])
+
+
+# ---------------------------------------------------------------------------- class averages
+
+def _rotation_coords(box: int, angles: np.ndarray) -> np.ndarray:
+    """Sampling coordinates ``[2, n_angles, box, box]`` that rotate an image about its centre."""
+    c = (box - 1) / 2
+    yy, xx = np.mgrid[:box, :box] - c
+    cos, sin = np.cos(angles)[:, None, None], np.sin(angles)[:, None, None]
+    return np.stack([c + cos * yy - sin * xx, c + sin * yy + cos * xx])
+
+
+def rotate_image(image: np.ndarray, angle: float) -> np.ndarray:
+    """``image`` rotated by ``angle`` radians about its centre (bilinear, zero outside)."""
+    coords = _rotation_coords(image.shape[-1], np.array([angle]))
+    return ndimage.map_coordinates(image, coords, order=1, mode="constant")[0]
+
+
+def align_to_reference(image: np.ndarray, reference: np.ndarray, n_angles: int = 72,
+                       max_shift: int | None = None) -> tuple[np.ndarray, float, tuple[int, int], float]:
+    """Rotate and shift ``image`` onto ``reference`` by maximising cross-correlation.
+
+    Every in-plane angle on an ``n_angles`` grid is tried; for each, the best integer shift (up to
+    ``max_shift`` px, default box/8) comes from one FFT cross-correlation. Returns the aligned image,
+    the angle (radians), the (row, col) shift and the correlation score.
+    """
+    b = image.shape[-1]
+    max_shift = b // 8 if max_shift is None else max_shift
+    angles = np.linspace(0, 2 * np.pi, n_angles, endpoint=False)
+    rotated = ndimage.map_coordinates(image, _rotation_coords(b, angles), order=1, mode="constant")
+    xc = np.fft.ifft2(np.fft.fft2(rotated) * np.conj(np.fft.fft2(reference))[None]).real
+    xc = np.fft.fftshift(xc, axes=(1, 2))
+    c = b // 2
+    lo, hi = c - max_shift, c + max_shift + 1
+    window = xc[:, lo:hi, lo:hi]
+    a, r, q = np.unravel_index(np.argmax(window), window.shape)
+    shift = (c - (lo + r), c - (lo + q))
+    aligned = np.roll(rotated[a], shift, axis=(0, 1))
+    return aligned, float(angles[a]), (int(shift[0]), int(shift[1])), float(window[a, r, q])
+
+
+def class_average(images: np.ndarray, n_iter: int = 3, n_angles: int = 72, max_shift: int | None = None,
+                  reference: np.ndarray | None = None) -> np.ndarray:
+    """Rotationally and translationally aligned average of ``images [m, b, b]``.
+
+    The first reference is ``reference`` or, by default, the member whose rotation-invariant
+    features are closest to the members' mean (a typical particle, never a blurred average);
+    then every member is aligned to the reference and the reference is replaced by the aligned
+    average, ``n_iter`` times.
+    """
+    x = standardize(images)
+    if len(x) == 0:
+        raise InputError(None, "cannot average an empty class")
+    if len(x) == 1:
+        return x[0]
+    if reference is None:
+        f = polar_fourier_features(x, max_freq=0.25)
+        reference = x[int(np.argmin(((f - f.mean(0)) ** 2).sum(1)))]
+    ref = reference
+    for _ in range(n_iter):
+        aligned = np.stack([align_to_reference(im, ref, n_angles, max_shift)[0] for im in x])
+        ref = aligned.mean(0)
+        # keep the average centred: move the centre of mass of |contrast| to the box centre
+        w = ndimage.gaussian_filter(np.abs(ref - np.median(ref)), 1.0)
+        if w.sum() > 0:
+            com = ndimage.center_of_mass(w)
+            ref = ndimage.shift(ref, [(ref.shape[0] - 1) / 2 - com[0], (ref.shape[1] - 1) / 2 - com[1]],
+                                order=1, mode="constant")
+    return ref
+
+
+def class_averages(images: np.ndarray, labels: np.ndarray, max_members: int = 200, n_iter: int = 3,
+                   n_angles: int = 72, seed: int = 0) -> dict[int, np.ndarray]:
+    """Aligned average for every cluster label (at most ``max_members`` random members each)."""
+    labels = np.asarray(labels)
+    if len(labels) != len(images):
+        raise InputError(None, f"{len(labels)} cluster labels for {len(images)} particles")
+    rng = np.random.default_rng(seed)
+    out = {}
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        if len(idx) > max_members:
+            idx = np.sort(rng.choice(idx, max_members, replace=False))
+        out[int(c)] = class_average(images[idx], n_iter=n_iter, n_angles=n_angles)
+    return out
