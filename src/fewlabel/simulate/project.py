@@ -7,8 +7,9 @@ written to truth tables are ``R.as_euler("ZYZ", degrees=True)`` (rot, tilt, psi)
 
 The projection of an atom's potential is the 2D inverse transform of the same analytic
 scattering factor (central-slice theorem), so projected potentials are exact up to the sampling
-of the image: atoms are splatted bilinearly per element, multiplied by the element's transform
-in Fourier space, and the bilinear blur (sinc² per axis) is divided out.
+of the image: atoms are spread onto the grid with cubic B-spline weights per element, multiplied
+by the element's transform in Fourier space, and the spline's blur (sinc⁴ per axis) is divided
+out (residual aliasing about 1e-4 of the signal at a quarter of Nyquist).
 """
 
 from __future__ import annotations
@@ -26,37 +27,62 @@ def random_rotations(n: int, rng: np.random.Generator) -> Rotation:
     return Rotation.random(n, random_state=rng)
 
 
-def splat(points: np.ndarray, channel: np.ndarray, n_channels: int, shape: tuple[int, int],
-          weights: np.ndarray | None = None) -> np.ndarray:
-    """Bilinear splatting of points ``[m, 2]`` (col, row in pixels) into ``[n_channels, *shape]``.
+def bspline_weights(frac: np.ndarray, order: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Offsets and weights of a point at fractional position ``frac`` (in [0, 1)) for a
+    B-spline of ``order`` 1 (linear, 2 taps) or 3 (cubic, 4 taps); the weights sum to 1."""
+    if order == 1:
+        return np.array([0, 1]), [1 - frac, frac]
+    if order == 3:
+        t = frac
+        return np.array([-1, 0, 1, 2]), [(1 - t) ** 3 / 6, (3 * t**3 - 6 * t**2 + 4) / 6,
+                                          (-3 * t**3 + 3 * t**2 + 3 * t + 1) / 6, t**3 / 6]
+    raise ValueError(f"B-spline order must be 1 or 3, got {order}")
 
-    Each point adds ``weight`` (default 1) shared over its four neighbouring pixels; points whose
-    neighbours fall outside the grid lose those shares.
+
+def splat(points: np.ndarray, channel: np.ndarray, n_channels: int, shape: tuple[int, int],
+          weights: np.ndarray | None = None, order: int = 3) -> np.ndarray:
+    """Spread points ``[m, 2]`` (col, row in pixels) into ``[n_channels, *shape]`` with B-spline
+    weights of ``order`` (1: bilinear; 3: cubic, whose aliasing is ~100x weaker).
+
+    Each point adds ``weight`` (default 1) shared over its neighbouring pixels; shares that fall
+    outside the grid are lost. The spreading is a convolution with a B-spline whose transfer
+    function is ``sinc(f)^(order+1)`` per axis (:func:`spline_transfer`), divided out later.
     """
     h, w = shape
     base = np.floor(points).astype(np.int64)
     frac = points - base
     weights = np.ones(len(points)) if weights is None else weights
+    offsets, wc = bspline_weights(frac[:, 0], order)
+    _, wr = bspline_weights(frac[:, 1], order)
     idx_parts, w_parts = [], []
-    for dr in (0, 1):
-        for dc in (0, 1):
+    for i, dr in enumerate(offsets):
+        r = base[:, 1] + dr
+        ok_r = (r >= 0) & (r < h)
+        row_base = (channel * h + r) * w
+        for j, dc in enumerate(offsets):
             c = base[:, 0] + dc
-            r = base[:, 1] + dr
-            wt = weights * (frac[:, 0] if dc else 1 - frac[:, 0]) * (frac[:, 1] if dr else 1 - frac[:, 1])
-            ok = (c >= 0) & (c < w) & (r >= 0) & (r < h)
-            idx_parts.append((channel[ok] * h + r[ok]) * w + c[ok])
-            w_parts.append(wt[ok])
+            ok = ok_r & (c >= 0) & (c < w)
+            idx_parts.append(row_base[ok] + c[ok])
+            w_parts.append((weights * wr[i] * wc[j])[ok])
     flat = np.bincount(np.concatenate(idx_parts), weights=np.concatenate(w_parts),
                        minlength=n_channels * h * w)
     return flat.reshape(n_channels, h, w)
 
 
-def _bilinear_transfer(shape: tuple[int, int]) -> np.ndarray:
+def spline_transfer(shape: tuple[int, ...], order: int = 3, real: bool = True) -> np.ndarray:
+    """Fourier transfer function of :func:`splat` on the (r)fft grid of ``shape`` (2D or 3D)."""
     from scipy import fft
 
-    fy = fft.fftfreq(shape[0])[:, None]
-    fx = fft.rfftfreq(shape[1])[None, :]
-    return (np.sinc(fx) * np.sinc(fy)) ** 2
+    axes = []
+    for i, n in enumerate(shape):
+        last = i == len(shape) - 1
+        f = fft.rfftfreq(n) if (real and last) else fft.fftfreq(n)
+        axes.append(np.sinc(f) ** (order + 1))
+    grids = np.meshgrid(*axes, indexing="ij", sparse=True)
+    out = grids[0]
+    for g in grids[1:]:
+        out = out * g
+    return out
 
 
 def projected_potential_ft(points: np.ndarray, element_index: np.ndarray, elements: Sequence[str],
@@ -77,7 +103,7 @@ def projected_potential_ft(points: np.ndarray, element_index: np.ndarray, elemen
     kx = fft.rfftfreq(shape[1], d=pixel_size)[None, :]
     k = np.sqrt(kx**2 + ky**2)
     kernels = np.stack([potential_transform(el, k, bfactor) for el in elements])
-    kernels /= np.maximum(_bilinear_transfer(shape), 1e-3) * pixel_size**2
+    kernels /= np.maximum(spline_transfer(shape), 1e-3) * pixel_size**2
     out = np.einsum("beij,eij->bij", spectra, kernels)
     return out[0] if batch_index is None else out
 
