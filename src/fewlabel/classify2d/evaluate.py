@@ -59,3 +59,17 @@ def class_similarity_matrix(embeddings: np.ndarray, labels) -> tuple[np.ndarray,
         if counts[i] > 1:
             m[i, i] = (sums[i] @ sums[i] - counts[i]) / (counts[i] * (counts[i] - 1))
     return m, classes
+
+
+def embedding_map(embeddings: np.ndarray, seed: int = 0, pca_dims: int = 50) -> np.ndarray:
+    """2D map of the embeddings for plotting: PCA to ``pca_dims`` then t-SNE to 2 (``[n, 2]``)."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    x = np.asarray(embeddings, dtype=np.float64)
+    n = len(x)
+    if n < 3:
+        return np.column_stack([x[:, 0], x[:, 1] if x.shape[1] > 1 else np.zeros(n)])
+    dims = min(pca_dims, x.shape[1], n)
+    x = PCA(dims, random_state=seed).fit_transform(x)
+    return TSNE(2, perplexity=min(30.0, (n - 1) / 3), init="pca", random_state=seed).fit_transform(x)

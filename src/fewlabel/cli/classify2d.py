@@ -1,0 +1,273 @@
+"""2D classification by metric learning: train an embedding, embed a stack, cluster it, report.
+
+Examples:
+
+    fewlabel simulate particles -o sim/
+    fewlabel classify2d train --particles sim/particles.mrcs -o model.pt                  # self-supervised
+    fewlabel classify2d train --particles sim/particles.mrcs --labels sim/labels.csv --label-fraction 0.2 -o sup.pt
+    fewlabel classify2d embed --model model.pt --particles sim/particles.mrcs -o emb.npy
+    fewlabel classify2d cluster --embeddings emb.npy --k auto -o clusters.csv
+    fewlabel classify2d report --particles sim/particles.mrcs --embeddings emb.npy \\
+        --clusters clusters.csv --labels sim/labels.csv -o report/
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from fewlabel.errors import InputError
+
+
+@click.group(name="classify2d", help=__doc__)
+def group() -> None:
+    pass
+
+
+def _read_particles(path: Path):
+    from fewlabel.io.stacks import read_stack
+
+    images, meta, pixel_size = read_stack(path)
+    if len(images) == 0:
+        raise InputError(path, "the particle stack is empty")
+    return images, meta, pixel_size
+
+
+def _device_option(f):
+    return click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")(f)
+
+
+@group.command("train")
+@click.option("--particles", required=True, type=click.Path(exists=True, path_type=Path), help="Particle stack .mrcs.")
+@click.option("--labels", type=click.Path(exists=True, path_type=Path), default=None,
+              help="CSV with 'label' (and optional 'index'): supervised training on the labeled particles.")
+@click.option("--mode", type=click.Choice(["auto", "supervised", "self-supervised"]), default="auto",
+              show_default=True, help="auto = supervised when --labels is given, else self-supervised.")
+@click.option("--label-fraction", type=float, default=1.0, show_default=True,
+              help="Use only this fraction of each class's labels (seeded), like a small hand-labeled subset.")
+@click.option("--size", type=int, default=None, help="Working image size in px (default: the stack's box).")
+@click.option("--dim", type=int, default=256, show_default=True, help="Embedding dimension.")
+@click.option("--width", type=int, default=32, show_default=True, help="Channels of the first CNN block.")
+@click.option("--rot-pool", type=click.Choice(["1", "4", "8"]), default="4", show_default=True,
+              help="Rotated copies pooled inside the network (exact invariance to that rotation group).")
+@click.option("--margin", type=float, default=0.5, show_default=True, help="Triplet loss margin.")
+@click.option("--miner", type=click.Choice(["random", "semi-hard", "batch-hard"]), default="semi-hard",
+              show_default=True, help="Triplet mining strategy.")
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Adam(W) learning rate.")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Particles per batch.")
+@click.option("--epochs", type=int, default=30, show_default=True, help="Maximum epochs.")
+@click.option("--patience", type=int, default=5, show_default=True, help="Early stopping patience (epochs).")
+@click.option("--val-fraction", type=float, default=0.1, show_default=True, help="Held out for validation loss.")
+@click.option("--max-shift", type=float, default=2.0, show_default=True, help="Augmentation: max shift (px).")
+@click.option("--noise", type=float, default=0.3, show_default=True,
+              help="Augmentation: extra Gaussian noise, std relative to the image's.")
+@click.option("--flip/--no-flip", default=False, show_default=True,
+              help="Augmentation: random mirror (only if mirrored views are the same class).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@_device_option
+@click.option("--resume", is_flag=True, help="Continue the interrupted run saved in --output.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Model file MODEL.pt.")
+def train(particles, labels, mode, label_fraction, size, dim, width, rot_pool, margin, miner, lr, batch_size,
+          epochs, patience, val_fraction, max_shift, noise, flip, seed, device, resume, output) -> None:
+    """Train the triplet-loss embedding network (supervised or self-supervised)."""
+    import torch
+
+    from fewlabel.atomic import check_not_input
+    from fewlabel.classify2d.augment import AugmentConfig
+    from fewlabel.classify2d.labels import read_labels, subsample_labels
+    from fewlabel.classify2d.train import TrainConfig, train_embedding
+    from fewlabel.runtime import resolve_device, seed_everything
+
+    check_not_input(output, [particles] + ([labels] if labels else []))
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    images, _, _ = _read_particles(particles)
+    if mode == "auto":
+        mode = "supervised" if labels else "self-supervised"
+    codes, names = None, None
+    if mode == "supervised":
+        if labels is None:
+            raise InputError(None, "--mode supervised needs --labels")
+        codes, names = read_labels(labels, len(images))
+        if label_fraction < 1:
+            codes = subsample_labels(codes, label_fraction, seed)
+        click.echo(f"{int((codes >= 0).sum())} of {len(images)} particles labeled, classes: {', '.join(names)}",
+                   err=True)
+    cfg = TrainConfig(mode=mode, size=size, dim=dim, width=width, rot_pool=int(rot_pool), margin=margin,
+                      miner=miner, lr=lr, batch_size=batch_size, epochs=epochs, patience=patience,
+                      val_fraction=val_fraction, seed=seed,
+                      augment=AugmentConfig(max_shift=max_shift, noise=noise, flip=flip))
+    seed_everything(seed)
+    dev = resolve_device(device)
+    extra = {"particles": str(particles), "labels": str(labels) if labels else None, "class_names": names,
+             "label_fraction": label_fraction}
+    result = train_embedding(images, codes, cfg, output, resume=resume, device=dev,
+                             log=lambda m: click.echo(m, err=True), extra_config=extra)
+    click.echo(f"wrote {output} (best epoch {result.best_epoch}, {len(result.history)} epochs run"
+               f"{', stopped early' if result.stopped_early else ''})")
+
+
+@group.command("embed")
+@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="MODEL.pt from train.")
+@click.option("--particles", required=True, type=click.Path(exists=True, path_type=Path), help="Particle stack .mrcs.")
+@click.option("--batch-size", type=int, default=256, show_default=True)
+@_device_option
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Embeddings EMB.npy [n, dim].")
+def embed_cmd(model_path, particles, batch_size, device, output) -> None:
+    """Embed every particle of a stack (rows in stack order, unit length)."""
+    import numpy as np
+
+    from fewlabel.atomic import atomic_path, check_not_input
+    from fewlabel.classify2d.embed import embed
+    from fewlabel.classify2d.train import load_model
+    from fewlabel.runtime import resolve_device
+
+    check_not_input(output, [particles, model_path])
+    dev = resolve_device(device)
+    model, _ = load_model(model_path, dev)
+    images, _, _ = _read_particles(particles)
+    emb = embed(model, images, batch_size, dev, progress=True)
+    with atomic_path(output) as tmp:
+        np.save(tmp, emb)
+    click.echo(f"wrote {output} ({emb.shape[0]} x {emb.shape[1]})")
+
+
+def _read_embeddings(path: Path):
+    import numpy as np
+
+    try:
+        emb = np.load(path)
+    except Exception as exc:
+        raise InputError(path, f"not a readable .npy array ({type(exc).__name__})") from None
+    if emb.ndim != 2 or len(emb) == 0:
+        raise InputError(path, f"expected a non-empty [n, dim] array, got shape {emb.shape}")
+    return emb
+
+
+@group.command("cluster")
+@click.option("--embeddings", required=True, type=click.Path(exists=True, path_type=Path), help="EMB.npy from embed.")
+@click.option("--k", "k_opt", default="auto", show_default=True,
+              help="Number of clusters, or 'auto' for the elbow's suggested k (Kneedle rule, see below).")
+@click.option("--k-min", type=int, default=1, show_default=True, help="Smallest k on the elbow curve.")
+@click.option("--k-max", type=int, default=12, show_default=True, help="Largest k on the elbow curve.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="CLUSTERS.csv (index,label).")
+def cluster_cmd(embeddings, k_opt, k_min, k_max, seed, output) -> None:
+    """k-means on the embeddings; also writes CLUSTERS.elbow.csv and CLUSTERS.elbow.png.
+
+    Suggested k (Kneedle): with k and inertia both scaled to [0, 1], the k whose point lies farthest
+    below the straight line from the first to the last point of the elbow curve.
+    """
+    import pandas as pd
+
+    from fewlabel.atomic import atomic_path, check_not_input
+    from fewlabel.classify2d.cluster import K_RULE, elbow, kmeans, suggest_k
+    from fewlabel.classify2d.labels import write_clusters
+    from fewlabel.report.classify2d import elbow_plot
+    from fewlabel.report.figures import save_figure
+
+    check_not_input(output, [embeddings])
+    emb = _read_embeddings(embeddings)
+    n = len(emb)
+    if k_opt != "auto":
+        try:
+            k = int(k_opt)
+        except ValueError:
+            raise InputError(None, f"--k must be an integer or 'auto', got {k_opt!r}") from None
+        if k < 1 or k > n:
+            raise InputError(embeddings, f"--k {k} is not between 1 and the number of particles ({n})")
+    else:
+        k = None
+    if k_min < 1 or k_max < k_min:
+        raise InputError(None, "need 1 <= --k-min <= --k-max")
+    ks = list(range(k_min, min(k_max, n) + 1))
+    inertias = elbow(emb, ks, seed)
+    suggested = suggest_k(ks, inertias)
+    click.echo(f"elbow over k = {ks[0]}..{ks[-1]}: suggested k = {suggested} ({K_RULE})", err=True)
+    k = suggested if k is None else k
+    labels, inertia = kmeans(emb, k, seed, source=embeddings)
+    write_clusters(output, labels)
+    stem = output.with_suffix("")
+    with atomic_path(f"{stem}.elbow.csv") as tmp:
+        pd.DataFrame({"k": ks, "inertia": inertias, "suggested": [kk == suggested for kk in ks]}).to_csv(tmp, index=False)
+    save_figure(elbow_plot(ks, inertias, suggested, K_RULE), f"{stem}.elbow.png")
+    sizes = pd.Series(labels).value_counts().sort_index().tolist()
+    click.echo(f"wrote {output}: k = {k} (suggested {suggested}), cluster sizes {sizes}; "
+               f"elbow in {stem}.elbow.csv/.png")
+
+
+@group.command("report")
+@click.option("--particles", required=True, type=click.Path(exists=True, path_type=Path), help="Particle stack .mrcs.")
+@click.option("--embeddings", required=True, type=click.Path(exists=True, path_type=Path), help="EMB.npy.")
+@click.option("--clusters", required=True, type=click.Path(exists=True, path_type=Path), help="CLUSTERS.csv.")
+@click.option("--labels", type=click.Path(exists=True, path_type=Path), default=None,
+              help="True classes (CSV with 'label'): adds ARI, NMI, Hungarian accuracy and class plots.")
+@click.option("--max-members", type=int, default=200, show_default=True,
+              help="Particles averaged per class (random subset).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Report folder.")
+def report_cmd(particles, embeddings, clusters, labels, max_members, seed, output) -> None:
+    """Figures (PNG) and one HTML page: similarity matrix, t-SNE maps, elbow, class averages, scores."""
+    import numpy as np
+    import pandas as pd
+
+    from fewlabel.atomic import write_text_atomic
+    from fewlabel.classify2d.cluster import K_RULE, class_averages, suggest_k
+    from fewlabel.classify2d.evaluate import class_similarity_matrix, cluster_scores, embedding_map
+    from fewlabel.classify2d.labels import read_labels
+    from fewlabel.report import classify2d as figs
+    from fewlabel.report.figures import save_figure
+    from fewlabel.report.html import Section, write_report
+
+    images, _, _ = _read_particles(particles)
+    emb = _read_embeddings(embeddings)
+    n = len(images)
+    if len(emb) != n:
+        raise InputError(embeddings, f"{len(emb)} embeddings for a stack of {n} particles")
+    cl, _ = read_labels(clusters, n, complete=True)
+    true, names = read_labels(labels, n, complete=True) if labels else (None, None)
+    output.mkdir(parents=True, exist_ok=True)
+    sections = []
+    scores = None
+    if true is not None:
+        scores = cluster_scores(true, cl)
+        write_text_atomic(output / "scores.json", json.dumps(scores, indent=2) + "\n")
+        click.echo("scores: " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
+        sections.append(Section("Scores against the true classes",
+                                "ARI and NMI compare the clustering with the true classes (1 = identical); "
+                                "accuracy matches clusters to classes one-to-one (Hungarian).",
+                                tables=[(pd.DataFrame([scores]), "")]))
+    group_labels, group_names = (true, names) if true is not None else (cl, None)
+    m, classes = class_similarity_matrix(emb, group_labels)
+    shown = [group_names[c] for c in classes] if group_names else [str(c) for c in classes]
+    save_figure(figs.similarity_heatmap(m, shown, "Cosine similarity between " +
+                                        ("true classes" if true is not None else "clusters")),
+                output / "similarity.png")
+    click.echo("computing the PCA -> t-SNE map", err=True)
+    xy = embedding_map(emb, seed)
+    maps = [(output / "tsne_clusters.png", "t-SNE coloured by cluster")]
+    save_figure(figs.embedding_scatter(xy, cl, None, "t-SNE of embeddings, coloured by cluster"), maps[0][0])
+    if true is not None:
+        save_figure(figs.embedding_scatter(xy, true, names, "t-SNE of embeddings, coloured by true class"),
+                    output / "tsne_classes.png")
+        maps.insert(0, (output / "tsne_classes.png", "t-SNE coloured by true class"))
+    sections.append(Section("Embedding", "Mean cosine similarity between groups, and a PCA(50) -> t-SNE(2) map.",
+                            figures=[(output / "similarity.png", "class similarity")] + maps))
+    elbow_csv = clusters.with_suffix("").with_name(clusters.stem + ".elbow.csv")
+    if elbow_csv.is_file():
+        eb = pd.read_csv(elbow_csv)
+        ks, inert = eb["k"].tolist(), eb["inertia"].tolist()
+        save_figure(figs.elbow_plot(ks, inert, suggest_k(ks, inert), K_RULE), output / "elbow.png")
+        sections.append(Section("Choosing k", f"Suggested k rule: {K_RULE}.",
+                                figures=[(output / "elbow.png", "elbow plot")]))
+    click.echo("aligning and averaging classes", err=True)
+    avgs = class_averages(images, cl, max_members=max_members, seed=seed)
+    counts = {int(c): int((cl == c).sum()) for c in avgs}
+    save_figure(figs.class_average_gallery(avgs, counts), output / "class_averages.png")
+    sections.append(Section("Class averages", "Members of each cluster rotationally and translationally "
+                            "aligned to an iteratively refined reference by FFT cross-correlation, then averaged.",
+                            figures=[(output / "class_averages.png", "class averages")]))
+    write_report(output / "report.html", "fewlabel classify2d report", sections,
+                 meta=f"{n} particles, {len(np.unique(cl))} clusters, embeddings {emb.shape[1]}-d")
+    click.echo(f"wrote {output / 'report.html'}")
