@@ -109,6 +109,16 @@ def test_image_by_index_or_name(label_app, key):
     assert pixels[x // FACTOR, y // FACTOR] < int(np.median(np.asarray(img))) - 40
 
 
+def test_image_request_prefetches_the_next_micrograph(mic_dir, tmp_path):
+    session = build_session(mic_dir, tmp_path / "l.star", diameter=24, downsample=FACTOR, token=TOKEN)
+    client = TestClient(create_app(session), raise_server_exceptions=False)
+    client.headers["X-Fewlabel-Token"] = TOKEN
+    assert session.paths[1] not in session.images._cache
+    assert client.get("/api/micrographs/0/image.png").status_code == 200
+    assert session.paths[1] in session.images._cache
+    assert session.paths[2] not in session.images._cache
+
+
 def test_add_and_remove_picks_save_original_pixels(label_app):
     client, out = label_app
     r = client.post("/api/micrographs/mic_b/picks", json={"x": 40.5, "y": 30})

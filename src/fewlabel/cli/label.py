@@ -69,6 +69,9 @@ def command(micrographs: Path, picks: Path | None, diameter: float, output: Path
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{bound}/?token={session.token}"
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"warning: listening on {host}: anyone who can reach this machine and has the "
+                   "URL can edit the labels", err=True)
     click.echo(f"open {url}")
     click.echo("press Ctrl-C to stop (nothing is lost: every change is already saved)")
     if open_browser:

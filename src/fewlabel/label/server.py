@@ -30,6 +30,7 @@ from urllib.parse import parse_qs
 
 import pandas as pd
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -135,7 +136,9 @@ def create_app(session: LabelSession) -> Starlette:
     async def image(request: Request) -> Response:
         index = session.resolve(request.path_params["key"])
         rendered = await _render(session, index)
-        return Response(rendered.png, media_type="image/png")
+        # render the next micrograph while the user looks at this one
+        return Response(rendered.png, media_type="image/png",
+                        background=BackgroundTask(_prefetch, session, index + 1))
 
     async def picks(request: Request) -> Response:
         index = session.resolve(request.path_params["key"])
@@ -215,6 +218,16 @@ async def _render(session: LabelSession, index: int) -> Rendered:
         return await run_in_threadpool(session.images.render, session.paths[index])
     except InputError as exc:
         raise HTTPException(422, f"cannot show this micrograph: {exc.message}") from None
+    except (OSError, ValueError) as exc:  # a damaged file the reader did not catch
+        raise HTTPException(422, f"cannot show this micrograph: {exc}") from None
+
+
+def _prefetch(session: LabelSession, index: int) -> None:
+    if 0 <= index < len(session.paths):
+        try:
+            session.images.render(session.paths[index])
+        except Exception:  # noqa: BLE001 - the real request will report it
+            pass
 
 
 async def _json_body(request: Request) -> dict:
