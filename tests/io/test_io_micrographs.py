@@ -185,3 +185,21 @@ def test_corrupt_png_and_unknown_suffix(tmp_path):
     (tmp_path / "bad.xyz").write_bytes(b"abc")
     with pytest.raises(InputError, match="unsupported micrograph format .xyz"):
         read_micrograph(tmp_path / "bad.xyz")
+
+
+def test_read_micrograph_shape_from_headers(tmp_path, image):
+    from fewlabel.io.micrographs import read_micrograph_shape
+
+    write_micrograph(tmp_path / "a.mrc", image)
+    tifffile.imwrite(tmp_path / "b.tif", image)
+    Image.fromarray((image * 0).astype(np.uint8)).save(tmp_path / "c.png")
+    for name in ["a.mrc", "b.tif", "c.png"]:
+        assert read_micrograph_shape(tmp_path / name) == image.shape
+    _write_mrc(tmp_path / "s.mrcs", np.stack([image] * 2))
+    with pytest.raises(InputError, match="3D stack of 2 sections"):
+        read_micrograph_shape(tmp_path / "s.mrcs")
+    (tmp_path / "fake.mrc").write_text("not an mrc" * 200)
+    with pytest.raises(InputError, match="fake.mrc: not a valid MRC file"):
+        read_micrograph_shape(tmp_path / "fake.mrc")
+    with pytest.raises(InputError, match="file not found"):
+        read_micrograph_shape(tmp_path / "gone.tif")

@@ -71,6 +71,50 @@ def read_micrograph(path: PathLike) -> Micrograph:
     return Micrograph(image=image, name=path.stem, pixel_size=pixel_size, path=path)
 
 
+def read_micrograph_shape(path: PathLike) -> tuple[int, int]:
+    """``(rows, cols)`` of a micrograph from its header only: a cheap check before long runs.
+
+    Catches missing, non-MRC, truncated and 3D-stack files without reading the pixels (NaN/inf
+    pixels are only found by :func:`read_micrograph`).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file not found" if not path.exists() else "is a folder, expected a micrograph file")
+    suffix = path.suffix.lower()
+    if suffix in MRC_SUFFIXES:
+        nx, ny, nz = check_mrc_header(path)
+        if nz != 1:
+            raise InputError(path, f"is a 3D stack of {nz} sections {(ny, nx)}, "
+                                   "expected one 2D micrograph per file")
+        return ny, nx
+    if suffix in TIFF_SUFFIXES:
+        import tifffile
+
+        try:
+            with tifffile.TiffFile(path) as tif:
+                shape = tif.series[0].shape
+        except Exception as exc:  # tifffile raises several types for corrupt files
+            raise InputError(path, f"not a readable TIFF file ({exc})") from None
+        if len(shape) == 3 and shape[-1] in (3, 4) and shape[0] > 4:
+            shape = shape[:2]
+        shape = tuple(s for s in shape if s != 1) if len(shape) > 2 else shape
+        if len(shape) != 2:
+            raise InputError(path, f"is a 3D stack of {shape[0]} pages {tuple(shape[1:])}, "
+                                   "expected one 2D micrograph per file")
+        return int(shape[0]), int(shape[1])
+    if suffix in PIL_SUFFIXES:
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as img:
+                cols, rows = img.size
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise InputError(path, f"not a readable image ({exc})") from None
+        return rows, cols
+    raise InputError(path, f"unsupported micrograph format {suffix or '(no extension)'}; "
+                           f"use one of {', '.join(MICROGRAPH_SUFFIXES)}")
+
+
 def iter_micrographs(paths: Iterable[PathLike]) -> Iterator[Micrograph]:
     """Read micrographs one at a time, so a long list never has to fit in memory."""
     for p in paths:
@@ -163,10 +207,10 @@ def _read_mrc(path: Path) -> tuple[np.ndarray, float | None]:
     return np.asarray(data, dtype=np.float32), (pixel_size or None)
 
 
-def check_mrc_header(path: Path) -> None:
+def check_mrc_header(path: Path) -> tuple[int, int, int]:
     """Cheap sanity check of an MRC header before reading: known mode, positive sizes, and a file
     large enough for header + extended header + data. Catches non-MRC and truncated files without
-    letting a garbage header ask for gigabytes."""
+    letting a garbage header ask for gigabytes. Returns ``(nx, ny, nz)``."""
     from mrcfile.dtypes import HEADER_DTYPE
     from mrcfile.utils import dtype_from_mode
 
@@ -195,6 +239,7 @@ def check_mrc_header(path: Path) -> None:
     if size < expected:
         raise InputError(path, f"truncated MRC file (or not an MRC file): header says {shape[::-1]} mode {mode} "
                                f"needs {expected} bytes, file has {size}")
+    return shape[2], shape[1], shape[0]
 
 
 def _fei_pixel_size(mrc) -> float:
