@@ -8,8 +8,9 @@ Losses are written with ``softplus`` so they stay finite for large logits:
 - ``pn``: unlabeled treated as negatives, classes weighted by pi.
 - ``nnpu``: non-negative PU risk estimator (Kiryo et al. 2017).
 - ``ge-kl``: labeled loss + slack * KL(pi || mean predicted positive fraction on unlabeled).
-- ``ge-binomial``: labeled loss + slack * cross-entropy between Binomial(N, pi) and the
-  discretized normal approximation of the number of predicted positives in N unlabeled samples.
+- ``ge-binomial``: labeled loss + slack * cross-entropy H(q, p) between q, the discretized
+  normal approximation of the number of predicted positives in N unlabeled samples, and
+  p = Binomial(N, pi): the expected binomial surprise of the predicted count.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def ge_kl_loss(z_pos: torch.Tensor, z_unl: torch.Tensor, pi: float, slack: float
 
 
 def binomial_cross_entropy(z_unl: torch.Tensor, pi: float) -> torch.Tensor:
-    """``-sum_k p(k) log q(k)``, k = 0..N, p = Binomial(N, pi), q = discretized normal.
+    """``H(q, p) = -sum_k q(k) log p(k)``, k = 0..N, p = Binomial(N, pi), q = discretized normal.
 
     q has mean ``mu = sum g`` and variance ``sum g (1 - g)`` (the moments of the number of
     positives the classifier predicts among the N samples), evaluated at k = 0..N and
@@ -79,7 +80,7 @@ def binomial_cross_entropy(z_unl: torch.Tensor, pi: float) -> torch.Tensor:
     p_pi = min(max(pi, 1e-12), 1 - 1e-12)
     log_p = (torch.lgamma(torch.tensor(n + 1.0, dtype=g.dtype)) - torch.lgamma(k + 1)
              - torch.lgamma(n - k + 1) + k * math.log(p_pi) + (n - k) * math.log1p(-p_pi))
-    return -(torch.exp(log_p) * log_q).sum()
+    return -(torch.exp(log_q) * log_p).sum()
 
 
 def ge_binomial_loss(z_pos: torch.Tensor, z_unl: torch.Tensor, pi: float, slack: float = 1.0,

@@ -1,0 +1,64 @@
+"""Score micrographs with a trained picker and extract picks by non-maximum suppression.
+
+Micrographs are streamed: read, prepared and scored ``batch_size`` at a time (same-shape
+micrographs share one forward pass), and only their picks are kept, so memory does not grow
+with the number of micrographs. Picks come back in ORIGINAL pixels via
+``preprocess.scale_coordinates``; every pick carries its score (a logit: 0 = probability 0.5).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from fewlabel.pick import data, nms
+from fewlabel.pick.models import score_map
+
+
+def _batches(items: Iterator, batch_size: int) -> Iterator[list]:
+    batch: list = []
+    for item in items:
+        if batch and (len(batch) == batch_size or item[2].shape != batch[0][2].shape):
+            yield batch
+            batch = []
+        batch.append(item)
+    if batch:
+        yield batch
+
+
+def picks_from_scores(scores: np.ndarray, name: str, radius_ds: float, factor: int,
+                      threshold: float | None = None) -> pd.DataFrame:
+    """NMS on one score map (prepared frame) -> picks table in original pixels, best first."""
+    xy, vals = nms.non_maximum_suppression(scores, radius_ds, threshold)
+    df = pd.DataFrame({"image_name": name, "x_coord": xy[:, 0], "y_coord": xy[:, 1],
+                       "score": vals.astype(float)})
+    return data.to_original(df, factor)
+
+
+def iter_extract(model, config: dict, paths: Iterable[Path], radius: float | None = None,
+                 threshold: float | None = None, batch_size: int = 4, device: str = "cpu",
+                 score_maps: str | os.PathLike | None = None) -> Iterator[pd.DataFrame]:
+    """Yield one picks table (original pixels) per micrograph, in input order.
+
+    ``radius`` is the NMS radius in original pixels (default: the model's); ``score_maps``, if
+    given, receives each micrograph's score map (prepared frame, float32 MRC, logits).
+    """
+    factor = int(config["downsample"])
+    radius = float(radius if radius is not None else config.get("nms_radius_used") or 2 * config["radius"])
+    prepared = data.iter_prepared(paths, factor, config.get("normalize", "robust"))
+    for batch in _batches(prepared, batch_size):
+        x = torch.from_numpy(np.stack([b[2] for b in batch])).to(device)
+        with torch.inference_mode():
+            s = score_map(model, x).float().cpu().numpy()
+        for (name, _, _), smap in zip(batch, s):
+            if score_maps is not None:
+                from fewlabel.io.micrographs import write_micrograph
+
+                Path(score_maps).mkdir(parents=True, exist_ok=True)
+                write_micrograph(Path(score_maps) / f"{name}.mrc", smap.astype(np.float32))
+            yield picks_from_scores(smap, name, radius / factor, factor, threshold)

@@ -1,0 +1,233 @@
+"""Train a PU picker on prepared (downsampled, normalized) micrographs.
+
+:func:`train_picker` works on arrays so it can be tested and benchmarked without files; the
+CLI (``fewlabel pick train``) reads files, prepares them and calls it. Each epoch is
+``steps_per_epoch`` minibatches of tiles; after each epoch the model picks the held-out labeled
+micrographs and their AUPRC is printed; the best model is written to ``output`` and the last
+state (optimizer, RNG, history) to :func:`last_path` for ``--resume``. Ctrl-C leaves both usable.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from fewlabel.checkpoint import load_checkpoint, save_checkpoint
+from fewlabel.errors import InputError
+from fewlabel.pick import metrics, nms
+from fewlabel.pick.models import build_model, model_config, score_map
+from fewlabel.pick.objectives import autoencoder_loss, pu_loss
+from fewlabel.pick.sampling import TileSampler, positive_mask
+
+KIND = "pick"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; saved in the model file.
+
+    Radii are in ORIGINAL pixels; ``downsample`` is the integer factor applied to the images.
+    """
+
+    radius: float
+    pi: float
+    downsample: int = 1
+    normalize: str = "robust"
+    model: str = "resnet8"
+    units: int = 32
+    dropout: float = 0.0
+    objective: str = "ge-binomial"
+    slack: float | None = None
+    autoencoder: float = 0.0
+    epochs: int = 10
+    steps_per_epoch: int = 100
+    tile: int = 32
+    positive_tiles: int = 4
+    random_tiles: int = 4
+    binomial_group: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    nms_radius: float | None = None
+    seed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def radius_ds(self) -> float:
+        return self.radius / self.downsample
+
+    @property
+    def nms_radius_orig(self) -> float:
+        """Extraction/validation NMS radius (original px); default twice the positive radius."""
+        return self.nms_radius if self.nms_radius else 2.0 * self.radius
+
+
+def last_path(output: str | Path) -> Path:
+    """Where the resumable last-epoch checkpoint of ``output`` lives (``MODEL.last.pt``)."""
+    output = Path(output)
+    return output.with_name(output.stem + ".last" + (output.suffix or ".pt"))
+
+
+def split_validation(names: list[str], labeled: pd.DataFrame, fraction: float,
+                     rng: np.random.Generator) -> list[str]:
+    """Labeled micrographs held out for validation (none if fewer than two are labeled)."""
+    labeled_names = [n for n in names if n in set(labeled["image_name"])]
+    if len(labeled_names) < 2 or fraction <= 0:
+        return []
+    n_val = max(1, int(round(fraction * len(labeled_names))))
+    n_val = min(n_val, len(labeled_names) - 1)
+    return sorted(rng.choice(labeled_names, size=n_val, replace=False).tolist())
+
+
+def validation_auprc(model, images: list[np.ndarray], truth: list[np.ndarray], radius: float,
+                     device: str) -> float:
+    """Pick AUPRC on held-out labeled micrographs (prepared frame, NMS and match radius ``radius``)."""
+    rows, true_rows = [], []
+    for k, (im, xy) in enumerate(zip(images, truth)):
+        s = score_map(model, torch.from_numpy(im).to(device)).cpu().numpy()
+        pxy, vals = nms.non_maximum_suppression(s, radius)
+        rows.append(pd.DataFrame({"image_name": str(k), "x_coord": pxy[:, 0], "y_coord": pxy[:, 1],
+                                  "score": vals}))
+        true_rows.append(pd.DataFrame({"image_name": str(k), "x_coord": xy[:, 0], "y_coord": xy[:, 1]}))
+    return metrics.evaluate_picks(pd.concat(rows), pd.concat(true_rows), radius).auprc
+
+
+def _rng_state(rng: np.random.Generator) -> str:
+    return json.dumps(rng.bit_generator.state)
+
+
+def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFrame, config: TrainConfig,
+                 output: str | Path, *, validation: list[str] | None = None, resume: bool = False,
+                 device: str = "cpu", log: Callable[[str], None] = print, progress: bool = True,
+                 run_info: dict[str, Any] | None = None) -> list[dict[str, float]]:
+    """Train and write the best model to ``output``; return the per-epoch history.
+
+    ``images`` are prepared (downsampled, normalized) arrays named by ``names``; ``labeled`` holds
+    picks in that same downsampled frame. ``validation`` names labeled micrographs to hold out.
+    """
+    from tqdm import tqdm
+
+    output = Path(output)
+    validation = list(validation or [])
+    ds = config.downsample
+    r_ds = config.radius_ds
+    for im in images:
+        if r_ds >= min(im.shape) / 2:
+            raise InputError(None, f"--radius {config.radius:g} px is larger than the downsampled "
+                                   f"micrograph ({im.shape[1]}x{im.shape[0]} after /{ds}); lower --radius or --downsample")
+    if not 0 < config.pi < 1:
+        raise InputError(None, f"pi = {config.pi:.4g} is not between 0 and 1; check --expected/--radius or --pi")
+    by_name = {n: g[["x_coord", "y_coord"]].to_numpy(float) for n, g in labeled.groupby("image_name")}
+    train_idx = [i for i, n in enumerate(names) if n not in validation]
+    masks = [positive_mask(images[i].shape, by_name.get(names[i], np.zeros((0, 2))), r_ds) for i in train_idx]
+    if not any(m.any() for m in masks):
+        raise InputError(None, "no labeled picks on any training micrograph")
+    val_images = [images[names.index(n)] for n in validation]
+    val_truth = [by_name[n] for n in validation]
+
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    model = build_model(config.model, units=config.units, dropout=config.dropout,
+                        autoencoder=config.autoencoder > 0).to(device)
+    with torch.no_grad():  # start at the prior: predicted positive fraction = pi
+        model.classifier.bias.fill_(math.log(config.pi / (1 - config.pi)))
+    rf = model.receptive_field
+    tile = int(min(config.tile, *(images[i].shape[0] for i in train_idx), *(images[i].shape[1] for i in train_idx)))
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    full_config = {**asdict(config), "model_config": model_config(model), "receptive_field": rf,
+                   "validation_micrographs": validation, "nms_radius_used": config.nms_radius_orig,
+                   "run": run_info or {}}
+    history: list[dict[str, float]] = []
+    best = -math.inf
+    start_epoch = 0
+    if resume:
+        ckpt = load_checkpoint(last_path(output), KIND)
+        state = ckpt["training_state"]
+        model.load_state_dict(ckpt["state_dict"])
+        opt.load_state_dict(state["optimizer"])
+        rng.bit_generator.state = json.loads(state["numpy_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        history = list(state["history"])
+        best = state["best"]
+        start_epoch = state["epoch"]
+        log(f"resuming from {last_path(output)} after epoch {start_epoch} (best validation AUPRC {best:.4f})")
+    sampler = TileSampler([images[i] for i in train_idx], masks, rf, tile, rng)
+
+    def save_last(epoch: int) -> None:
+        state = {"epoch": epoch, "optimizer": opt.state_dict(), "numpy_rng": _rng_state(rng),
+                 "torch_rng": torch.get_rng_state(), "history": history, "best": best}
+        save_checkpoint(last_path(output), KIND, full_config, model.state_dict(), state)
+
+    def save_best(epoch: int, score: float) -> None:
+        save_checkpoint(output, KIND, full_config, model.state_dict(),
+                        {"epoch": epoch, "validation_auprc": score, "history": history})
+
+    log(f"training {config.model} (receptive field {rf} px at /{ds}) with {config.objective}, pi={config.pi:.4g}, "
+        f"{len(train_idx)} training / {len(validation)} validation micrographs, "
+        f"{int(sum(m.sum() for m in masks))} positive pixels")
+    epoch = start_epoch
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            model.train()
+            losses = []
+            bar = tqdm(range(config.steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}",
+                       disable=not progress, leave=False)
+            for _ in bar:
+                x, pos, unl = sampler.sample(config.positive_tiles, config.random_tiles)
+                x_t = torch.from_numpy(x).to(device)
+                if model.decoder is not None:
+                    logits, h = model(x_t, return_features=True)
+                else:
+                    logits, h = model(x_t), None
+                z_pos = logits[torch.from_numpy(pos).to(device)]
+                z_unl = logits[torch.from_numpy(unl).to(device)]
+                z_unl = z_unl[torch.randperm(z_unl.numel(), device=z_unl.device)]
+                loss = pu_loss(config.objective, z_pos, z_unl, config.pi, config.slack, config.binomial_group)
+                if h is not None:
+                    loss = loss + config.autoencoder * autoencoder_loss(model.decoder(h), x_t)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                losses.append(float(loss.detach()))
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+            record = {"epoch": epoch + 1, "loss": float(np.mean(losses))}
+            if val_images:
+                model.eval()
+                record["val_auprc"] = validation_auprc(model, val_images, val_truth,
+                                                       config.nms_radius_orig / ds, device)
+            history.append(record)
+            score = record.get("val_auprc", float(epoch))  # without validation keep the last
+            msg = f"epoch {epoch + 1}/{config.epochs} loss={record['loss']:.4f}"
+            if "val_auprc" in record:
+                msg += f" val_auprc={record['val_auprc']:.4f}"
+            if score > best:
+                best = score
+                save_best(epoch + 1, record.get("val_auprc", float("nan")))
+                msg += " (best, saved)"
+            save_last(epoch + 1)
+            log(msg)
+    except KeyboardInterrupt:
+        if not output.exists():
+            save_best(epoch, float("nan"))
+        log(f"interrupted: best model in {output}, resumable state in {last_path(output)}")
+        raise
+    return history
+
+
+def load_picker(path: str | Path, device: str = "cpu"):
+    """Load a trained picker: ``(model in eval mode, config dict)``; InputError for bad files."""
+    ckpt = load_checkpoint(path, KIND, map_location=device)
+    cfg = ckpt["config"]
+    try:
+        mc = cfg["model_config"]
+        model = build_model(mc["name"], units=mc["units"], dropout=mc["dropout"], autoencoder=mc["autoencoder"])
+        model.load_state_dict(ckpt["state_dict"])
+    except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+        raise InputError(path, f"model file does not match this fewlabel's pickers ({type(exc).__name__})") from None
+    return model.to(device).eval(), cfg
