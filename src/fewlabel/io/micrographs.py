@@ -198,7 +198,7 @@ def _read_mrc(path: Path) -> tuple[np.ndarray, float | None]:
         data = np.asarray(mrc.data)
         if np.iscomplexobj(data):
             raise InputError(path, "holds complex (Fourier-space) data, not a real-space micrograph")
-        pixel_size = float(mrc.voxel_size.x) or _fei_pixel_size(mrc)
+        pixel_size = header_pixel_size(mrc) or _fei_pixel_size(mrc)
         if data.ndim == 3:
             if data.shape[0] != 1:
                 raise InputError(path, f"is a 3D stack of {data.shape[0]} sections {data.shape[1:]}, "
@@ -240,6 +240,12 @@ def check_mrc_header(path: Path) -> tuple[int, int, int]:
         raise InputError(path, f"truncated MRC file (or not an MRC file): header says {shape[::-1]} mode {mode} "
                                f"needs {expected} bytes, file has {size}")
     return shape[2], shape[1], shape[0]
+
+
+def header_pixel_size(mrc) -> float:
+    """Pixel size in Å from an open mrcfile's voxel size (0 = unset), without float32 noise
+    (a header stores 4.4 as 4.400000095)."""
+    return float(f"{float(mrc.voxel_size.x):.7g}")
 
 
 def _fei_pixel_size(mrc) -> float:

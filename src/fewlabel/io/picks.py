@@ -278,7 +278,8 @@ def write_picks(df: pd.DataFrame, path: PathLike, fmt: str | None = None, box_si
         return path
     with atomic_path(path) as tmp:
         if fmt in ("tsv", "csv"):
-            table.to_csv(tmp, sep="\t" if fmt == "tsv" else ",", index=False)
+            text = table.assign(**{c: table[c].map(_number) for c in table.columns[1:]})
+            text.to_csv(tmp, sep="\t" if fmt == "tsv" else ",", index=False)
         else:
             _write_star(table, tmp, star_version, micrograph_suffix)
     return path
@@ -298,8 +299,11 @@ def _check_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _number(v: float) -> str:
-    """Shortest text that reads back as the same float (integers without '.0')."""
-    return str(int(v)) if float(v).is_integer() and abs(v) < 2**53 else repr(float(v))
+    """Shortest text that reads back as the same float (integers without '.0', NaN as '')."""
+    v = float(v)
+    if np.isnan(v):
+        return ""
+    return str(int(v)) if v.is_integer() and abs(v) < 2**53 else repr(v)
 
 
 def _box_text(table: pd.DataFrame, path: Path, box_size: int | None) -> str:

@@ -178,7 +178,7 @@ def _load_mrc_stack(path: Path) -> tuple[np.ndarray, float | None]:
     """All images of an MRC stack as float32 [n, b, b] plus the header pixel size (0 -> None)."""
     import mrcfile
 
-    from fewlabel.io.micrographs import check_mrc_header
+    from fewlabel.io.micrographs import check_mrc_header, header_pixel_size
 
     check_mrc_header(path)
     with warnings.catch_warnings():
@@ -188,7 +188,7 @@ def _load_mrc_stack(path: Path) -> tuple[np.ndarray, float | None]:
                 if mrc.data is None:
                     raise InputError(path, "not a valid MRC stack (data block unreadable)")
                 data = np.array(mrc.data, dtype=np.float32)
-                apix = float(mrc.voxel_size.x) or None
+                apix = header_pixel_size(mrc) or None
         except (ValueError, OSError) as exc:
             raise InputError(path, f"not a readable MRC stack ({exc})") from None
     if data.ndim == 2:
