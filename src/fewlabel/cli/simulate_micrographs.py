@@ -53,20 +53,24 @@ def command(output: Path, n: int, seed: int, pdb: tuple[str, ...], shape: tuple[
     import time
 
     from fewlabel.errors import InputError
-    from fewlabel.simulate.micrographs import simulate_micrographs
+    from fewlabel.simulate.density import load_molecule
+    from fewlabel.simulate.micrographs import make_config, simulate_micrographs
 
     try:
         sizes = tuple(int(s) for s in labeled.split(",") if s.strip())
     except ValueError:
         raise InputError(None, f"--labeled must be comma-separated integers, got {labeled!r}") from None
+    params = dict(molecules=tuple(pdb), shape=tuple(shape), pixel_size=pixel_size, snr=snr,
+                  defocus_min=defocus_min, defocus_max=defocus_max,
+                  particles_per_micrograph=particles_per_micrograph, carbon_probability=carbon_probability,
+                  contaminations_per_micrograph=contaminations)
+    make_config(**params)  # validate everything before printing or writing anything
+    for name in pdb:
+        load_molecule(name)
     click.echo(f"simulating {n} micrographs of {shape[0]}x{shape[1]} px at {pixel_size} Å/px "
                f"({', '.join(pdb)}, SNR {snr}) into {output}", err=True)
     start = time.perf_counter()
-    summary = simulate_micrographs(
-        output, n=n, seed=seed, labeled_sizes=sizes, workers=workers, molecules=tuple(pdb), shape=tuple(shape),
-        pixel_size=pixel_size, snr=snr, defocus_min=defocus_min, defocus_max=defocus_max,
-        particles_per_micrograph=particles_per_micrograph, carbon_probability=carbon_probability,
-        contaminations_per_micrograph=contaminations)
+    summary = simulate_micrographs(output, n=n, seed=seed, labeled_sizes=sizes, workers=workers, **params)
     click.echo(f"wrote {summary['n_micrographs']} micrographs with {summary['n_particles']} particles "
                f"(diameter {summary['particle_diameter_px']:.1f} px) to {output} "
                f"in {time.perf_counter() - start:.1f} s")

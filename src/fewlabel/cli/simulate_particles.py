@@ -54,7 +54,6 @@ def command(output: Path, classes: str, molecules: tuple[str, ...], molecule: st
               "box": box, "pixel_size": pixel_size, "defocus_range_um": [defocus_min, defocus_max],
               "ctf": not no_ctf, "max_shift": max_shift, "seed": seed}
     start = time.perf_counter()
-    click.echo(f"simulating particles ({classes}) into {output}", err=True)
     images, labels = simulate_particles(
         n_per_class, classes="views" if classes == "views" else (molecules or DEFAULT_MOLECULES),
         molecule=molecule, n_views=n_views, view_spread=view_spread, snr=snr, box=box, pixel_size=pixel_size,

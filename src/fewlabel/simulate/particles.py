@@ -36,6 +36,8 @@ from fewlabel.simulate.noise import footprint_mask, make_noise
 from fewlabel.simulate.project import place_atoms, projected_potential_ft, random_rotations
 
 DEFAULT_MOLECULES = ("adk_open", "adk_closed", "1hvr", "5a7u")
+#: columns written under their RELION names in particles.star (Å and degrees, as RELION)
+RELION_NAMES = {"defocus_u": "rlnDefocusU", "defocus_v": "rlnDefocusV", "defocus_angle": "rlnDefocusAngle"}
 #: fraction of the box taken by the largest particle's diameter when the pixel size is automatic
 BOX_FILL = 0.7
 
@@ -140,7 +142,9 @@ def simulate_particles(n_per_class: int = 200, classes: str | Sequence[str] = DE
     (``n_views`` view classes of ``molecule``). ``labels`` has ``index, label, class_name`` and
     per-particle truth (molecule, rot/tilt/psi, shift_x/y, defocus_u/v, defocus_angle);
     ``labels.attrs`` holds ``pixel_size``, ``particle_diameter_px`` and ``class_names``.
-    Defocus is in µm. Particles are shuffled, so labels interleave.
+    ``defocus_range`` is in µm, the defocus columns in Å. ``rot, tilt, psi`` are
+    ``R.as_euler("ZYZ", degrees=True)`` of the rotation applied to the atoms before projecting
+    along z (see :mod:`fewlabel.simulate.project`). Particles are shuffled, so labels interleave.
     """
     if n_per_class < 1:
         raise InputError(None, f"particles per class must be >= 1, got {n_per_class}")
@@ -243,7 +247,9 @@ def write_particles(out_dir: str | os.PathLike, images: np.ndarray, labels: pd.D
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     pixel_size = labels.attrs["pixel_size"]
-    write_stack(out / "particles.mrcs", images, labels.reset_index(drop=True), pixel_size)
+    meta = labels.drop(columns=["index"]).rename(columns=RELION_NAMES).reset_index(drop=True)
+    meta.insert(0, "rlnClassNumber", labels["label"].to_numpy() + 1)
+    write_stack(out / "particles.mrcs", images, meta, pixel_size)
     with atomic_path(out / "labels.csv") as tmp:
         labels[["index", "label", "class_name"]].to_csv(tmp, index=False)
     counts = labels["class_name"].value_counts().to_dict()
