@@ -1,8 +1,10 @@
 """Clustering embeddings: k-means, the elbow curve, a suggested k, and aligned class averages.
 
-Suggested k (:func:`suggest_k`) uses the Kneedle rule (Satopaa et al. 2011): scale k and the
-k-means inertia each to [0, 1]; the suggested k is the one whose point lies farthest below the
-straight line joining the first and last points of the elbow curve.
+Suggested k (:func:`suggest_k`) uses the Kneedle rule (Satopaa et al. 2011) on log inertia: scale
+k and log(inertia) each to [0, 1]; the suggested k is the one whose point lies farthest below the
+straight line joining the first and last points of the elbow curve. The log makes the rule depend on
+relative, not absolute, drops: a curve that falls 100x at k = 4 after 2x drops before has its knee
+at 4, where plain Kneedle and the maximum second difference both say 3.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from scipy import ndimage
 from fewlabel.classify2d.features import polar_fourier_features, standardize
 from fewlabel.errors import InputError
 
-K_RULE = ("Kneedle: with k and inertia both scaled to [0, 1], the k whose point lies farthest below "
-          "the straight line from the first to the last point of the elbow curve")
+K_RULE = ("Kneedle on log inertia: with k and log(inertia) both scaled to [0, 1], the k whose point lies "
+          "farthest below the straight line from the first to the last point of the elbow curve")
 
 
 def _check_k(n: int, k: int, source=None) -> None:
@@ -50,7 +52,7 @@ def elbow(embeddings: np.ndarray, k_values, seed: int = 0, n_init: int = 4, sour
 def suggest_k(k_values, inertias) -> int:
     """The knee of the elbow curve by the rule in :data:`K_RULE`."""
     k = np.asarray(list(k_values), dtype=float)
-    y = np.asarray(inertias, dtype=float)
+    y = np.log(np.maximum(np.asarray(inertias, dtype=float), 1e-12))
     if len(k) < 3:
         return int(k[0])
     kn = (k - k[0]) / (k[-1] - k[0])

@@ -55,12 +55,18 @@ def polar_fourier_features(images: np.ndarray, n_r: int | None = None, n_theta: 
     yy, xx = np.mgrid[:b, :b] - (b - 1) / 2
     rr = np.sqrt(yy**2 + xx**2)
     apod = 0.5 * (1 + np.cos(np.pi * np.clip((rr - (b / 2 - 4)) / 4, 0, 1)))
-    amp = np.abs(np.fft.fftshift(np.fft.fft2(x * apod), axes=(1, 2)))
-    c = b // 2  # zero frequency after fftshift
-    r_max = min(max_freq, 0.5) * b
+    pad = 2 * b  # zero-padding oversamples the spectrum, so polar interpolation is smooth
+    amp = np.abs(np.fft.fftshift(np.fft.fft2(x * apod, s=(pad, pad)), axes=(1, 2)))
+    c = pad // 2  # zero frequency after fftshift
+    r_max = min(max_freq, 0.5) * b  # in frequency pixels of the unpadded box
     n_r = n_r or max(4, int(r_max))
+    radii = np.linspace(r_max / n_r, r_max, n_r)  # skip r = 0 (the mean, constant after standardising)
+    # harmonics above ~pi * r cannot be resolved on a circle of radius r px: keep them out
+    keep = np.arange(n_harmonics)[None, :] <= np.maximum(1.0, np.pi * radii[:, None])
+    t = np.linspace(0, 2 * np.pi, n_theta, endpoint=False)[None, :]
+    coords = np.stack([c + 2 * radii[:, None] * np.sin(t), c + 2 * radii[:, None] * np.cos(t)])
     feats = np.empty((n, n_r, n_harmonics), dtype=np.float32)
     for i in range(n):
-        p = to_polar(amp[i], n_r, n_theta, centre=c, r_max=min(r_max, c - 1))
-        feats[i] = np.abs(np.fft.rfft(p, axis=1))[:, :n_harmonics] / n_theta
+        p = ndimage.map_coordinates(amp[i], coords, order=1, mode="constant")
+        feats[i] = np.abs(np.fft.rfft(p, axis=1))[:, :n_harmonics] / n_theta * keep
     return np.log1p(feats).reshape(n, -1)

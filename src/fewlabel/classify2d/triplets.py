@@ -23,6 +23,7 @@ def pairwise_distance(emb: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     """Euclidean distance matrix ``[n, n]`` between rows of ``emb`` (safe gradient at 0)."""
     sq = (emb * emb).sum(1)
     d2 = (sq[:, None] + sq[None, :] - 2 * emb @ emb.T).clamp_min(0)
+    d2 = d2.masked_fill(torch.eye(len(emb), dtype=torch.bool, device=emb.device), 0.0)
     return torch.sqrt(d2 + eps) * (d2 > 0)
 
 

@@ -156,8 +156,8 @@ def _read_embeddings(path: Path):
 def cluster_cmd(embeddings, k_opt, k_min, k_max, seed, output) -> None:
     """k-means on the embeddings; also writes CLUSTERS.elbow.csv and CLUSTERS.elbow.png.
 
-    Suggested k (Kneedle): with k and inertia both scaled to [0, 1], the k whose point lies farthest
-    below the straight line from the first to the last point of the elbow curve.
+    Suggested k (Kneedle on log inertia): with k and log(inertia) both scaled to [0, 1], the k whose
+    point lies farthest below the straight line from the first to the last point of the elbow curve.
     """
     import pandas as pd
 
