@@ -2,17 +2,17 @@
 
 Starts a small web server on 127.0.0.1 (a free port unless --port) and prints a URL with a
 random token; open it in a browser, or through an SSH tunnel from a cluster
-(ssh -L PORT:127.0.0.1:PORT host). Every click is saved at once to OUTPUT (.star, .tsv,
-.box or .csv; coordinates in original micrograph pixels); run the same command again to
-resume. With --picks that carry scores (from `fewlabel pick extract`) the page is in review
-mode: a slider keeps the picks above a threshold, Accept writes them.
+(ssh -L PORT:127.0.0.1:PORT host). Every click is saved at once to OUTPUT (.star, .tsv or
+.csv; coordinates in original micrograph pixels) and OUTPUT.session.json remembers the
+threshold and the micrograph on screen: run the same command again to resume. With --picks
+that carry scores (from `fewlabel pick extract`) the page is in review mode: a slider keeps
+the picks above a threshold, Accept writes them; hand-added picks get the top score.
 
 Examples:
 
+\b
     fewlabel label --micrographs mics/ --diameter 180 -o labels.star
-
     fewlabel label --micrographs mics/ --picks picks.tsv --diameter 180 -o reviewed.star
-
     fewlabel label --micrographs mics/ --diameter 180 -o labels.tsv --port 8765 --open
 """
 
@@ -32,7 +32,7 @@ import click
 @click.option("--diameter", required=True, type=click.FloatRange(min=1.0),
               help="Particle diameter in original micrograph pixels (circle size).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Labels file to write and resume from: .star, .tsv, .box or .csv.")
+              help="Labels file to write and resume from: .star, .tsv or .csv.")
 @click.option("--threshold", type=float, default=None,
               help="Starting score threshold in review mode (default: keep every pick).")
 @click.option("--downsample", type=click.IntRange(min=0), default=0, show_default=True,
