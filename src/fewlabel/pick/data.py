@@ -70,15 +70,3 @@ def read_labeled(picks_path: str | os.PathLike, names: list[str]) -> pd.DataFram
     if len(picks) == 0:
         raise InputError(picks_path, "no labeled picks on any of the given micrographs")
     return picks
-
-
-def check_in_bounds(picks: pd.DataFrame, shapes: dict[str, tuple[int, int]], source) -> None:
-    """InputError for labeled picks outside their micrograph (a flipped axis or wrong scale)."""
-    for name, g in picks.groupby("image_name"):
-        h, w = shapes[name]
-        bad = (g.x_coord < 0) | (g.x_coord >= w) | (g.y_coord < 0) | (g.y_coord >= h)
-        if bad.any():
-            row = g[bad].iloc[0]
-            raise InputError(source, f"{int(bad.sum())} pick(s) lie outside micrograph {name} "
-                                     f"({w}x{h}), e.g. x={row.x_coord:g} y={row.y_coord:g}; "
-                                     "is an axis flipped or the scale wrong?")

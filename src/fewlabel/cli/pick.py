@@ -1,0 +1,269 @@
+"""Particle picking from few labels: train a positive-unlabeled CNN, extract picks, evaluate them.
+
+All coordinates and radii are in pixels of the ORIGINAL micrographs; downsampling is internal
+and stored in the model file. ``--radius`` in train is the positive region around each labeled
+centre (about half the particle radius works well); extract's ``--radius`` is the
+non-maximum-suppression radius (about the particle radius; default twice the training radius).
+
+Examples:
+
+    fewlabel simulate micrographs -n 12 -o sim/
+    fewlabel pick train --micrographs sim/micrographs --picks sim/labeled_100.tsv --radius 12 \\
+        --expected 60 --downsample 4 --epochs 10 -o picker.pt
+    fewlabel pick extract --model picker.pt --micrographs sim/micrographs -o picks.star
+    fewlabel pick evaluate --picks picks.star --truth sim/truth.tsv --radius 24 --plot pr.png \\
+        --overlay overlays/ --micrographs sim/micrographs
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from fewlabel.errors import InputError
+
+
+@click.group(name="pick", help=__doc__)
+def group() -> None:
+    pass
+
+
+def _torch_setup(device: str) -> str:
+    from fewlabel.runtime import resolve_device
+
+    return resolve_device(device)
+
+
+@group.command("train")
+@click.option("--micrographs", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Folder (or file) of micrographs: .mrc/.tif/.png/.jpg.")
+@click.option("--picks", "picks_path", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Labeled particle centres (.tsv/.star/.box/.csv; names with or without extension).")
+@click.option("--radius", required=True, type=float,
+              help="Radius of the positive region around each labeled centre, original px.")
+@click.option("--expected", type=float, default=None,
+              help="Expected particles per micrograph; gives pi with --radius.")
+@click.option("--pi", type=float, default=None, help="Fraction of positive pixels (instead of --expected).")
+@click.option("--downsample", type=int, default=None,
+              help="Integer downsampling factor [default: radius/3 rounded, so the positive radius is ~3 px].")
+@click.option("--objective", type=click.Choice(["ge-binomial", "ge-kl", "nnpu", "pn"]), default="ge-binomial",
+              show_default=True)
+@click.option("--autoencoder", type=float, default=0.0, show_default=True,
+              help="Weight of the reconstruction term (hybrid classifier + autoencoder); 0 = off.")
+@click.option("--model", "model_name", type=click.Choice(["resnet8", "conv31", "conv63", "conv127"]),
+              default="resnet8", show_default=True)
+@click.option("--epochs", type=int, default=10, show_default=True)
+@click.option("--steps-per-epoch", type=int, default=100, show_default=True, help="Minibatches per epoch.")
+@click.option("--particle-radius", type=float, default=None,
+              help="Particle radius (original px) for validation NMS/matching and extract's default [2 x --radius].")
+@click.option("--validation-fraction", type=float, default=0.2, show_default=True,
+              help="Fraction of labeled micrographs held out to pick the best epoch.")
+@click.option("--normalize", type=click.Choice(["robust", "gmm", "none"]), default="robust", show_default=True)
+@click.option("--max-micrographs", type=int, default=200, show_default=True,
+              help="Use at most this many micrographs (all labeled ones first, then a seeded sample).")
+@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--resume", is_flag=True, help="Continue from MODEL.last.pt written by an earlier run.")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Model file (.pt).")
+def train(micrographs, picks_path, radius, expected, pi, downsample, objective, autoencoder, model_name,
+          epochs, steps_per_epoch, particle_radius, validation_fraction, normalize, max_micrographs, lr,
+          seed, device, resume, output):
+    """Train a picker from labeled positives and unlabeled micrographs."""
+    import numpy as np
+    import torch
+
+    from fewlabel.atomic import check_not_input
+    from fewlabel.io.picks import check_picks_in_bounds
+    from fewlabel.pick import data
+    from fewlabel.pick.sampling import estimate_pi
+    from fewlabel.pick.train import TrainConfig, split_validation, train_picker, last_path
+    from fewlabel.report.figures import save_figure
+    from fewlabel.report.pick import training_curve_figure
+    from fewlabel.runtime import seed_everything
+
+    check_not_input(output, [micrographs, picks_path])
+    if radius <= 0:
+        raise InputError(None, f"--radius must be positive, got {radius:g}")
+    if pi is None and expected is None:
+        raise InputError(None, "give --expected (particles per micrograph) or --pi")
+    if expected is not None and expected <= 0:
+        raise InputError(None, f"--expected must be positive, got {expected:g}")
+    factor = downsample if downsample is not None else max(1, int(round(radius / 3)))
+    if factor < 1:
+        raise InputError(None, f"--downsample must be a positive integer, got {factor}")
+    device = _torch_setup(device)
+    torch.manual_seed(seed)
+    rng = seed_everything(seed)
+
+    paths = data.micrograph_paths(micrographs)
+    names_all = [p.stem for p in paths]
+    labeled = data.read_labeled(picks_path, names_all)
+    lab_names = set(labeled["image_name"])
+    chosen = [p for p in paths if p.stem in lab_names]
+    rest = [p for p in paths if p.stem not in lab_names]
+    n_rest = max(0, max_micrographs - len(chosen))
+    if len(rest) > n_rest:
+        rest = [rest[i] for i in sorted(rng.choice(len(rest), size=n_rest, replace=False))]
+    chosen += rest
+    click.echo(f"reading {len(chosen)} micrographs ({len(lab_names)} labeled, {len(labeled)} labeled picks), "
+               f"downsampling by {factor}")
+    names, images, shapes = [], [], {}
+    for name, shape, image in data.iter_prepared(chosen, factor, normalize):
+        names.append(name)
+        images.append(image)
+        shapes[name] = shape
+    check_picks_in_bounds(labeled, shapes, picks_path)
+    labeled_ds = data.to_downsampled(labeled, factor)
+    if pi is None:
+        shape_ds = tuple(int(v) for v in np.median([im.shape for im in images], axis=0))
+        pi = estimate_pi(expected, radius / factor, shape_ds)
+    click.echo(f"pi = {pi:.4g}" + (f" (from --expected {expected:g} and --radius {radius:g})" if expected else ""))
+    config = TrainConfig(radius=radius, pi=pi, downsample=factor, normalize=normalize, model=model_name,
+                         objective=objective, autoencoder=autoencoder, epochs=epochs,
+                         steps_per_epoch=steps_per_epoch, lr=lr, nms_radius=particle_radius, seed=seed,
+                         extra={"expected": expected, "micrographs": str(micrographs), "picks": str(picks_path)})
+    validation = split_validation(names, labeled_ds, validation_fraction, np.random.default_rng(seed))
+    if not validation:
+        click.echo("fewer than two labeled micrographs: no validation split, keeping the last epoch")
+    else:
+        click.echo(f"validation micrographs: {', '.join(validation)}")
+    if resume and not last_path(output).exists():
+        raise InputError(last_path(output), "nothing to resume: no last checkpoint here")
+    history = train_picker(images, names, labeled_ds, config, output, validation=validation, resume=resume,
+                           device=device, log=click.echo,
+                           run_info={"command": "fewlabel pick train", "device": device})
+    curve = output.with_name(output.stem + ".training.png")
+    save_figure(training_curve_figure(history, title=f"{model_name}, {objective}"), curve)
+    click.echo(f"wrote {output} (best model), {last_path(output)} (resumable), {curve}")
+
+
+@group.command("extract")
+@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="Trained picker (.pt).")
+@click.option("--micrographs", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="Picks file; format from the extension: .star, .tsv, .box, .csv.")
+@click.option("--radius", type=float, default=None,
+              help="Non-maximum suppression radius, original px [default: from the model].")
+@click.option("--threshold", type=float, default=None,
+              help="Keep picks with score >= T (a logit: 0 is probability 0.5) [default: keep all].")
+@click.option("--score-maps", type=click.Path(path_type=Path), default=None,
+              help="Folder for per-micrograph score maps (downsampled frame, float32 MRC; PNG views of the first 3).")
+@click.option("--batch-size", type=int, default=4, show_default=True, help="Micrographs per forward pass.")
+@click.option("--box-size", type=int, default=None, help="Box size for .box output [default: 2 x radius].")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+def extract(model_path, micrographs, output, radius, threshold, score_maps, batch_size, box_size, device):
+    """Score every micrograph and write every pick with its score."""
+    import pandas as pd
+    from tqdm import tqdm
+
+    from fewlabel.atomic import check_not_input
+    from fewlabel.io.picks import empty_picks, write_picks
+    from fewlabel.pick import data
+    from fewlabel.pick.extract import iter_extract
+    from fewlabel.pick.train import load_picker
+
+    check_not_input(output, [micrographs, model_path])
+    device = _torch_setup(device)
+    model, config = load_picker(model_path, device)
+    paths = data.micrograph_paths(micrographs)
+    factor = int(config["downsample"])
+    nms_radius = radius if radius is not None else float(config.get("nms_radius_used") or 2 * config["radius"])
+    if nms_radius <= 0:
+        raise InputError(None, f"--radius must be positive, got {nms_radius:g}")
+    click.echo(f"extracting from {len(paths)} micrographs: {config['model_config']['name']} at /{factor}, "
+               f"NMS radius {nms_radius:g} px")
+    tables = []
+    for k, df in enumerate(tqdm(iter_extract(model, config, paths, nms_radius, threshold, batch_size, device,
+                                             score_maps), total=len(paths), desc="extracting", unit="mic")):
+        tables.append(df)
+        if score_maps is not None and k < 3:
+            _score_view(score_maps, paths[k], df, config)
+    picks = pd.concat(tables, ignore_index=True) if tables else empty_picks(score=True)
+    write_picks(picks, output, box_size=box_size or int(round(2 * nms_radius)))
+    click.echo(f"wrote {len(picks)} picks from {len(paths)} micrographs to {output}")
+
+
+def _score_view(folder: Path, path: Path, picks, config) -> None:
+    """PNG of one micrograph beside its score map (both downsampled)."""
+    from fewlabel.io.micrographs import read_micrograph
+    from fewlabel.pick import data
+    from fewlabel.report.figures import save_figure
+    from fewlabel.report.pick import score_map_figure
+
+    factor = int(config["downsample"])
+    image = data.prepare_image(read_micrograph(path).image, factor, config.get("normalize", "robust"))
+    scores = read_micrograph(folder / f"{path.stem}.mrc").image
+    top = data.to_downsampled(picks[picks["score"] >= 0], factor)
+    save_figure(score_map_figure(image, scores, top, title=f"{path.stem} score (dots: score >= 0)"),
+                folder / f"{path.stem}.png")
+
+
+@group.command("evaluate")
+@click.option("--picks", "picks_path", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--truth", "truth_path", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--radius", type=float, default=None,
+              help="Matching radius, original px [default: half the median nearest-neighbour distance of the truth].")
+@click.option("--plot", type=click.Path(path_type=Path), default=None, help="PR-curve PNG.")
+@click.option("--overlay", type=click.Path(path_type=Path), default=None,
+              help="Folder for micrographs with true and predicted picks circled (needs --micrographs).")
+@click.option("--micrographs", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Micrographs for --overlay.")
+@click.option("--overlay-max", type=int, default=6, show_default=True, help="Overlay at most this many micrographs.")
+def evaluate(picks_path, truth_path, radius, plot, overlay, micrographs, overlay_max):
+    """Precision, recall and AUPRC of picks against true particles (last line: auprc=...)."""
+    from fewlabel.io.picks import read_picks
+    from fewlabel.pick import metrics
+
+    picks = read_picks(picks_path)
+    truth = read_picks(truth_path)
+    if len(truth) == 0:
+        raise InputError(truth_path, "no true particles in this file")
+    if overlay is not None and micrographs is None:
+        raise InputError(None, "--overlay needs --micrographs")
+    known = set(truth["image_name"])
+    outside = ~picks["image_name"].isin(known)
+    if outside.any():
+        click.echo(f"ignoring {int(outside.sum())} picks on {picks.loc[outside, 'image_name'].nunique()} "
+                   "micrographs that have no true particles listed")
+        picks = picks[~outside]
+    if radius is None:
+        try:
+            radius = metrics.default_match_radius(truth)
+        except ValueError as exc:
+            raise InputError(truth_path, f"{exc}; pass --radius") from None
+        click.echo(f"matching radius {radius:.1f} px (half the median nearest-neighbour distance; set --radius)")
+    if "score" not in picks.columns:
+        click.echo("picks carry no scores: one precision/recall point, AUPRC = precision x recall")
+    curve = metrics.evaluate_picks(picks, truth, radius)
+    best = curve.best_f1()
+    if plot is not None:
+        from fewlabel.report.figures import save_figure
+        from fewlabel.report.pick import pr_curve_figure
+
+        save_figure(pr_curve_figure({picks_path.stem: curve}), plot)
+        click.echo(f"wrote {plot}")
+    if overlay is not None:
+        _overlays(overlay, micrographs, picks, truth, radius, best["threshold"], overlay_max)
+    click.echo(f"auprc={curve.auprc:.4f} precision={best['precision']:.4f} recall={best['recall']:.4f} "
+               f"f1={best['f1']:.4f} threshold={best['threshold']:.4g} n_picks={curve.n_picks} "
+               f"n_true={curve.n_true} radius={radius:g}")
+
+
+def _overlays(folder: Path, micrographs: Path, picks, truth, radius: float, threshold: float, limit: int) -> None:
+    """Micrographs with truth and picks at the best-F1 threshold circled (report.micrograph)."""
+    from fewlabel.io.micrographs import read_micrograph
+    from fewlabel.pick import data
+    from fewlabel.report.figures import save_figure
+    from fewlabel.report.micrograph import plot_micrograph_picks
+
+    shown = picks[picks["score"] >= threshold] if "score" in picks.columns else picks
+    names = set(truth["image_name"])
+    paths = [p for p in data.micrograph_paths(micrographs) if p.stem in names][:limit]
+    for p in paths:
+        mic = read_micrograph(p)
+        fig = plot_micrograph_picks(mic.image, {"truth": truth, "picks (best F1)": shown}, radius=radius,
+                                    image_name=mic.name, title=mic.name)
+        save_figure(fig, folder / f"{mic.name}.png")
+    click.echo(f"wrote {len(paths)} overlays to {folder}")
