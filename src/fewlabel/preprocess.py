@@ -90,8 +90,7 @@ def _gmm_background(image: np.ndarray, seed: int, sample_size: int) -> tuple[flo
     """Mean and standard deviation of the dominant component of a 2-Gaussian fit to the pixels.
 
     Pixels more than 10 robust standard deviations from the median (hot or dead pixels) are left
-    out of the fit.
-    If one Gaussian explains the sample better (lower BIC), its mean and deviation are used:
+    out of the fit. If one Gaussian explains the sample better (lower BIC), its mean and deviation are used:
     splitting unimodal noise in two would shift the centre for no reason.
     """
     from sklearn.mixture import GaussianMixture

@@ -49,6 +49,9 @@ def test_convert_to_box_folder_and_back(cli_runner, tmp_path, picks_txt):
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "boxes").iterdir()) == ["m1.box", "m2.box"]
     assert (tmp_path / "boxes" / "m1.box").read_text().splitlines()[1] == "12.5\t-2\t16\t16"
+    code, _, _ = cli_runner("convert", "picks", picks_txt, f"{tmp_path / 'stars'}/", "--to", "star")
+    assert code == 0 and sorted(p.name for p in (tmp_path / "stars").iterdir()) == ["m1.star", "m2.star"]
+    assert_frame_equal(read_picks(tmp_path / "stars"), read_picks(picks_txt))
     code, _, _ = cli_runner("convert", "picks", tmp_path / "boxes" / "m2.box", tmp_path / "one.csv",
                             "--image-name", "renamed.mrc")
     assert code == 0

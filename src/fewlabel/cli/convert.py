@@ -1,7 +1,7 @@
 """Convert particle picks between Topaz tsv, RELION STAR 3.0/3.1, EMAN .box and CSV.
 
 Formats come from the extensions (.txt/.tsv, .star, .box, .csv); a folder holds one file per
-micrograph (use --to for the format written into it). Coordinates keep the original-micrograph
+micrograph (OUT ending in "/" is a folder; give --to for its format). Coordinates keep the original-micrograph
 pixel frame; EMAN .box stores the lower-left corner, so writing it needs --box-size.
 
 Examples:
@@ -10,6 +10,7 @@ Examples:
     fewlabel convert picks particles.star particles.txt
     fewlabel convert picks particles.txt particles.star --star-version 3.0
     fewlabel convert picks particles.txt boxes/ --to box --box-size 64
+    fewlabel convert picks particles.txt per_mic/ --to star
     fewlabel convert picks mic_0001.box picks.csv --image-name mic_0001
     fewlabel convert picks autopick/ picks.txt --micrographs Micrographs/
 """
@@ -30,7 +31,7 @@ def group() -> None:
 
 @group.command("picks")
 @click.argument("input_path", metavar="IN", type=click.Path(path_type=Path))
-@click.argument("output", metavar="OUT", type=click.Path(path_type=Path))
+@click.argument("output", metavar="OUT", type=click.Path())  # str: keeps a trailing "/" (folder)
 @click.option("--from", "from_fmt", type=click.Choice(FORMATS), default=None,
               help="Input format (default: from the extension).")
 @click.option("--to", "to_fmt", type=click.Choice(FORMATS), default=None,
@@ -44,7 +45,7 @@ def group() -> None:
               help="RELION STAR layout to write (3.1 has an optics block).")
 @click.option("--micrographs", "micrographs", multiple=True, type=click.Path(path_type=Path),
               help="Micrograph folder or files: check every pick names one of them and lies inside it.")
-def picks(input_path: Path, output: Path, from_fmt: str | None, to_fmt: str | None, box_size: int | None,
+def picks(input_path: Path, output: str, from_fmt: str | None, to_fmt: str | None, box_size: int | None,
           image_name: str | None, star_version: str, micrographs: tuple[Path, ...]) -> None:
     """Convert a picks file (or folder of per-micrograph files) IN to OUT."""
     from fewlabel.atomic import check_not_input

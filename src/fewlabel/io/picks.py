@@ -256,13 +256,15 @@ def write_picks(df: pd.DataFrame, path: PathLike, fmt: str | None = None, box_si
                 star_version: str = "3.1", micrograph_suffix: str = ".mrc") -> Path:
     """Write the picks table atomically in ``fmt`` (default: from the extension).
 
-    A folder ``path`` (existing, or without extension) gets one file per micrograph, named
-    ``<image_name><ext>``; ``fmt`` is then required. EMAN .box needs ``box_size`` (pixels).
+    A folder ``path`` (existing, ending in "/", or extension-less with ``fmt="box"``) gets one
+    file per micrograph, named ``<image_name><ext>``; ``fmt`` is then required. EMAN .box needs ``box_size`` (pixels).
     STAR files name micrographs ``<image_name><micrograph_suffix>`` as RELION expects.
     """
+    folder = str(path).endswith(("/", os.sep)) or Path(path).is_dir() or \
+        (fmt == "box" and Path(path).suffix == "")
     path = Path(path)
     table = _finalize(_check_table(df), None)
-    if path.is_dir() or (path.suffix == "" and fmt is not None):
+    if folder:
         if fmt is None:
             raise InputError(path, "writing picks into a folder needs an explicit format")
         ext = FORMAT_SUFFIXES[_check_fmt(path, fmt)][0]
