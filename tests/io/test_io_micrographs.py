@@ -203,3 +203,21 @@ def test_read_micrograph_shape_from_headers(tmp_path, image):
         read_micrograph_shape(tmp_path / "fake.mrc")
     with pytest.raises(InputError, match="file not found"):
         read_micrograph_shape(tmp_path / "gone.tif")
+
+
+def test_real_empiar10017_jpeg_and_its_picks_fit_inside():
+    from fewlabel.io.micrographs import read_micrograph_shape
+    from fewlabel.io.picks import check_picks_in_bounds, read_picks
+    from tests.conftest import shared_path
+
+    folder = shared_path("empiar10017_betagal_micrographs")
+    jpgs = list_micrographs(folder / "micrographs")
+    mic = read_micrograph(jpgs[0])
+    with Image.open(jpgs[0]) as img:
+        np.testing.assert_array_equal(mic.image, np.asarray(img, dtype=np.float32))
+    assert mic.name == jpgs[0].stem and mic.pixel_size is None
+    shapes = {p.stem: read_micrograph_shape(p) for p in jpgs}
+    assert shapes[mic.name] == mic.shape
+    picks = read_picks(folder / "coords_groundtruth" / "derived_from_masks.tsv")
+    check_picks_in_bounds(picks, shapes, source="derived_from_masks.tsv")  # raises if any is outside
+    assert set(picks["image_name"]) <= set(shapes)
