@@ -21,12 +21,16 @@ from fewlabel.pick.models import score_map
 
 
 def _batches(items: Iterator, batch_size: int) -> Iterator[list]:
+    """Group consecutive same-shape items, at most ``batch_size``; never reads ahead of a full batch."""
     batch: list = []
     for item in items:
-        if batch and (len(batch) == batch_size or item[2].shape != batch[0][2].shape):
+        if batch and item[2].shape != batch[0][2].shape:
             yield batch
             batch = []
         batch.append(item)
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
     if batch:
         yield batch
 

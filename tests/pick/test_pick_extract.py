@@ -1,0 +1,65 @@
+"""Extraction streams micrographs, batches equal shapes and returns original-pixel picks."""
+
+import numpy as np
+import pytest
+import torch
+
+import fewlabel.io.micrographs as micio
+from fewlabel.pick.extract import iter_extract, picks_from_scores
+from fewlabel.pick.models import build_model
+from fewlabel.pick.sampling import TileSampler, estimate_pi, positive_mask
+
+
+def test_picks_back_in_original_pixels():
+    s = np.full((40, 50), -5.0, np.float32)
+    s[10, 20] = 3.0
+    df = picks_from_scores(s, "mic", radius_ds=4, factor=4)
+    assert df.iloc[0][["x_coord", "y_coord"]].tolist() == [80.0, 40.0]
+    assert df.iloc[0]["score"] == pytest.approx(3.0)
+
+
+def test_extraction_is_streamed_and_batched(tmp_path, monkeypatch):
+    paths = []
+    for k in range(5):
+        shape = (64, 64) if k != 3 else (64, 72)  # one odd shape breaks the batch
+        p = tmp_path / f"m{k}.mrc"
+        micio.write_micrograph(p, np.random.default_rng(k).normal(size=shape).astype(np.float32))
+        paths.append(p)
+    reads = []
+    real = micio.read_micrograph
+    monkeypatch.setattr(micio, "read_micrograph", lambda p: reads.append(p) or real(p))
+    model = build_model("conv31", units=4).eval()
+    config = {"downsample": 2, "radius": 2.0, "normalize": "robust"}
+    it = iter_extract(model, config, iter(paths), radius=6, batch_size=2)
+    first = next(it)
+    assert len(reads) == 2  # only the first batch was read
+    rest = list(it)
+    assert [d.image_name.iloc[0] for d in [first] + rest] == [f"m{k}" for k in range(5)]
+    assert len(reads) == 5
+    # all picks inside the original frame, every pick scored
+    for d in [first] + rest:
+        assert d.x_coord.between(0, 72).all() and d.y_coord.between(0, 64).all() and d.score.notna().all()
+
+
+def test_positive_mask_and_pi():
+    m = positive_mask((20, 30), np.array([[5, 5], [29, 19]]), 2)
+    assert m.sum() == 13 + 6  # full disk + the corner quarter (incl. axes) at the image corner
+    assert m[5, 5] and m[19, 29] and not m[0, 0]
+    assert estimate_pi(10, 2, (100, 100)) == pytest.approx(10 * 13 / 10000)
+
+
+def test_tile_sampler_aligns_inputs_and_labels():
+    rng = np.random.default_rng(0)
+    mask = positive_mask((50, 60), np.array([[10, 20], [55, 45]]), 3)
+    sampler = TileSampler([mask.astype(np.float32)], [mask], rf=7, tile=8, rng=rng)
+    x, pos, unl = sampler.sample(6, 30)
+    assert x.shape == (36, 1, 14, 14) and pos.shape == unl.shape == (36, 8, 8)
+    # output pixel (i, j) is the centre of its input window: the image there equals the label
+    assert np.array_equal(x[:, 0, 3:11, 3:11] > 0.5, pos)
+    assert pos[:6].reshape(6, -1).any(axis=1).all()  # positive tiles contain positives
+    assert not unl[:6].any() and not (unl & pos).any() and unl[6:].any()
+    # a model on the tile gives one score per label
+    model = build_model("conv31", units=2)
+    big = TileSampler([mask.astype(np.float32)], [mask], rf=31, tile=8, rng=rng)
+    xb, pb, _ = big.sample(1, 1)
+    assert model(torch.from_numpy(xb)).shape == pb.shape

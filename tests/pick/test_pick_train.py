@@ -1,0 +1,113 @@
+"""Training: learns on tiny blob micrographs, deterministic, resumable, survives Ctrl-C."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from tests.pick.blobdata import blob_micrographs
+
+from fewlabel.checkpoint import load_checkpoint
+from fewlabel.errors import InputError
+from fewlabel.pick import metrics
+from fewlabel.pick.extract import picks_from_scores
+from fewlabel.pick.models import score_map
+from fewlabel.pick.train import TrainConfig, last_path, load_picker, split_validation, train_picker
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    images, names, truth = blob_micrographs(4, size=128, per_image=20, seed=0)
+    labeled = truth.groupby("image_name").head(6).reset_index(drop=True)
+    test_images, test_names, test_truth = blob_micrographs(2, size=128, per_image=20, seed=1, prefix="t")
+    return images, names, labeled, test_images, test_names, test_truth
+
+
+def small_config(**kw):
+    base = dict(radius=2, pi=20 * 13 / 128 ** 2, model="conv31", units=8, epochs=2, steps_per_epoch=12,
+                tile=24, positive_tiles=2, random_tiles=2, nms_radius=5, seed=3)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _state(path):
+    return load_checkpoint(path, "pick")["state_dict"]
+
+
+def test_training_learns_beyond_random_scores(blobs, tmp_path):
+    images, names, labeled, test_images, test_names, test_truth = blobs
+    cfg = small_config(objective="ge-kl", units=16, epochs=2, steps_per_epoch=60, tile=32,
+                       positive_tiles=4, random_tiles=4)
+    history = train_picker(images, names, labeled, cfg, tmp_path / "m.pt", validation=["m3"], progress=False,
+                           log=lambda m: None)
+    assert [h["epoch"] for h in history] == [1, 2] and all("val_auprc" in h for h in history)
+    model, config = load_picker(tmp_path / "m.pt")
+    tables = [picks_from_scores(score_map(model, torch.from_numpy(im)).numpy(), n, 5, 1)
+              for im, n in zip(test_images, test_names)]
+    picks = pd.concat(tables)
+    auprc = metrics.evaluate_picks(picks, test_truth, 3).auprc
+    rng = np.random.default_rng(0)
+    random_auprc = np.mean([metrics.evaluate_picks(picks.assign(score=rng.random(len(picks))), test_truth, 3).auprc
+                            for _ in range(5)])
+    assert auprc > 0.6 and auprc > 3 * random_auprc, (auprc, random_auprc)
+    assert config["downsample"] == 1 and config["objective"] == "ge-kl" and config["receptive_field"] == 31
+
+
+@pytest.mark.parametrize("objective,autoencoder", [("ge-binomial", 1.0), ("nnpu", 0.0), ("pn", 0.0)])
+def test_same_seed_same_weights_and_resume_matches(blobs, tmp_path, objective, autoencoder):
+    images, names, labeled, *_ = blobs
+    cfg = small_config(objective=objective, autoencoder=autoencoder)
+    quiet = dict(validation=["m3"], progress=False, log=lambda m: None)
+    train_picker(images, names, labeled, cfg, tmp_path / "a.pt", **quiet)
+    train_picker(images, names, labeled, cfg, tmp_path / "b.pt", **quiet)
+    a, b = _state(last_path(tmp_path / "a.pt")), _state(last_path(tmp_path / "b.pt"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # 1 epoch, then resume to 2: same weights as 2 epochs straight
+    one = small_config(objective=objective, autoencoder=autoencoder, epochs=1)
+    train_picker(images, names, labeled, one, tmp_path / "c.pt", **quiet)
+    hist = train_picker(images, names, labeled, cfg, tmp_path / "c.pt", resume=True, **quiet)
+    c = _state(last_path(tmp_path / "c.pt"))
+    assert len(hist) == 2
+    assert all(torch.equal(a[k], c[k]) for k in a)
+    # a different seed gives different weights
+    train_picker(images, names, labeled, small_config(objective=objective, autoencoder=autoencoder, seed=4),
+                 tmp_path / "d.pt", **quiet)
+    d = _state(last_path(tmp_path / "d.pt"))
+    assert not all(torch.equal(a[k], d[k]) for k in a)
+
+
+def test_ctrl_c_leaves_usable_checkpoints(blobs, tmp_path):
+    images, names, labeled, *_ = blobs
+
+    def interrupt(msg):
+        if msg.startswith("epoch 1/"):
+            raise KeyboardInterrupt
+
+    out = tmp_path / "m.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train_picker(images, names, labeled, small_config(), out, validation=["m3"], progress=False, log=interrupt)
+    model, cfg = load_picker(out)
+    assert cfg["model"] == "conv31"
+    assert load_checkpoint(last_path(out), "pick")["training_state"]["epoch"] == 1
+    hist = train_picker(images, names, labeled, small_config(), out, validation=["m3"], resume=True,
+                        progress=False, log=lambda m: None)
+    assert [h["epoch"] for h in hist] == [1, 2]
+
+
+def test_bad_training_input(blobs, tmp_path):
+    images, names, labeled, *_ = blobs
+    with pytest.raises(InputError, match="larger than the downsampled"):
+        train_picker(images, names, labeled, small_config(radius=70), tmp_path / "m.pt", progress=False)
+    with pytest.raises(InputError, match="pi"):
+        train_picker(images, names, labeled, small_config(pi=1.5), tmp_path / "m.pt", progress=False)
+    with pytest.raises(InputError, match="no labeled picks"):
+        train_picker(images, names, labeled.iloc[:0], small_config(), tmp_path / "m.pt", progress=False)
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_validation_split_by_micrograph():
+    labeled = pd.DataFrame({"image_name": ["a", "b", "c", "d", "e"], "x_coord": 1.0, "y_coord": 1.0})
+    names = ["a", "b", "c", "d", "e", "f"]
+    val = split_validation(names, labeled, 0.2, np.random.default_rng(0))
+    assert len(val) == 1 and val[0] in "abcde"
+    assert split_validation(names, labeled.iloc[:1], 0.2, np.random.default_rng(0)) == []
+    assert len(split_validation(names, labeled.iloc[:2], 0.9, np.random.default_rng(0))) == 1
