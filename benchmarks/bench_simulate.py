@@ -3,6 +3,7 @@ and labeled particle sets. Prints a table; writes benchmarks/results/bench_simul
 
     .venv/bin/python benchmarks/bench_simulate.py            # full (about 1-2 minutes)
     .venv/bin/python benchmarks/bench_simulate.py --n 8      # quicker look
+    .venv/bin/python benchmarks/bench_simulate.py --figures docs/images   # README pictures
 """
 
 from __future__ import annotations
@@ -58,11 +59,47 @@ def bench_particles(n_per_class: int, classes, snr) -> dict:
             "seconds": round(seconds, 2), "per_item_s": round(seconds / len(images), 4), "items": len(images)}
 
 
+def make_figures(out_dir: Path, seed: int = 0) -> list[Path]:
+    """README figures: micrograph with its true particles circled, and its power spectrum with
+    the analytic CTF zeros drawn on the right half. Uses the first micrograph of the seed's run
+    with a carbon edge, a contamination and at least 70 particles (same pixels as `fewlabel simulate micrographs`)."""
+    from fewlabel.report.figures import save_figure
+    from fewlabel.report.micrograph import plot_micrograph_picks, plot_power_spectrum
+    from fewlabel.simulate.ctf import ctf_zeros
+    from fewlabel.simulate.density import load_molecule
+    from fewlabel.simulate.micrographs import make_config, micrograph_name, micrograph_rng, simulate_micrograph
+
+    config = make_config()
+    for index in range(40):
+        sim = simulate_micrograph(config, micrograph_rng(seed, index), micrograph_name(index))
+        if sim.info["carbon"] is not None and sim.info["contaminations"] and len(sim.truth) >= 70:
+            break
+    radius = load_molecule(config.molecules[0]).radius / config.pixel_size
+    df = sim.ctf.defocus / 1e4
+    title = (f"{sim.name} (seed {seed}): {len(sim.truth)} true particles (adk_open, {config.pixel_size} Å/px, "
+             f"SNR {config.snr}, defocus {df:.2f} µm)")
+    paths = [save_figure(plot_micrograph_picks(sim.image, {"true particles": sim.truth}, radius=radius,
+                                               lowpass=1.5, title=title, figsize=8),
+                         out_dir / "simulated_micrograph.png")]
+    rings = ctf_zeros(sim.ctf, 12, angle=sim.ctf.astigmatism_angle + 45)  # mean-defocus direction
+    paths.append(save_figure(plot_power_spectrum(sim.image, config.pixel_size, tile=512, rings=rings,
+                                                 max_frequency=0.25,
+                                                 title="power spectrum: Thon rings; dashed: analytic CTF zeros"),
+                             out_dir / "simulated_power_spectrum.png"))
+    return paths
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=40, help="micrographs per run")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--figures", type=Path, default=None, metavar="DIR",
+                        help="only write the README figures into DIR (e.g. docs/images) and exit")
     args = parser.parse_args()
+    if args.figures is not None:
+        for p in make_figures(args.figures):
+            print(f"wrote {p}")
+        return
 
     rows = [bench_micrographs(args.n, w) for w in args.workers]
     rows.append(bench_particles(500, ("adk_open", "adk_closed", "1hvr", "5a7u"), 0.1))
