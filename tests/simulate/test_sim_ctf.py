@@ -39,7 +39,7 @@ def test_zeros_on_the_2d_grid_follow_astigmatism():
     along_u, along_v = ctf_zeros(params, 3, angle=30.0), ctf_zeros(params, 3, angle=120.0)
     assert np.all(along_u < along_v)  # more defocus, zeros closer to the origin
     # sample the 2D grid along the U direction and find its first zero crossing
-    n, pixel = 2048, 1.0
+    n, pixel = 1024, 1.0
     grid = ctf_2d((n, n), pixel, params, real=False)
     t = np.deg2rad(30.0)
     radii = np.arange(1, n // 2 - 1)

@@ -128,3 +128,16 @@ def test_simulate_micrographs_writes_readable_deterministic_files(tmp_path):
     assert meta["particle_diameter_px"] == pytest.approx(73.76 / 2.5, abs=0.05)
     assert len(meta["micrographs"]) == 3 and "defocus_u" in meta["micrographs"][0]["ctf"]
     assert sum(m["n_particles"] for m in meta["micrographs"]) == len(truth)
+
+
+def test_results_do_not_depend_on_the_number_of_workers(tmp_path):
+    from fewlabel.io.micrographs import read_micrograph
+
+    kwargs = dict(n=2, seed=9, progress=False, shape=(96, 96), pixel_size=4.0, particles_per_micrograph=6)
+    one = simulate_micrographs(tmp_path / "one", workers=1, **kwargs)
+    two = simulate_micrographs(tmp_path / "two", workers=2, **kwargs)
+    assert one["n_particles"] == two["n_particles"]
+    for name in ("mic_0000.mrc", "mic_0001.mrc"):
+        np.testing.assert_array_equal(read_micrograph(tmp_path / "one" / "micrographs" / name).image,
+                                      read_micrograph(tmp_path / "two" / "micrographs" / name).image)
+    assert (tmp_path / "one" / "truth.tsv").read_text() == (tmp_path / "two" / "truth.tsv").read_text()
