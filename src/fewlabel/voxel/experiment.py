@@ -33,6 +33,7 @@ class Split:
     X_test: np.ndarray
     y_test: np.ndarray
     classes: tuple[str, ...]
+    symmetry: str = "z"  # "all": any 90-degree rotation/flip is a valid augmentation; "z": only about z
 
 
 def default_modelnet_path() -> Path:
@@ -80,7 +81,7 @@ def load_dataset(name: str, n_labeled: int, n_unlabeled: int, seed: int = 0, n_t
 
         X, y, classes = geometries(n_labeled + n_unlabeled + n_test, n=n, seed=seed)
         return Split(X[:n_labeled], y[:n_labeled], X[n_labeled:n_labeled + n_unlabeled],
-                     X[n_labeled + n_unlabeled:], y[n_labeled + n_unlabeled:], tuple(classes))
+                     X[n_labeled + n_unlabeled:], y[n_labeled + n_unlabeled:], tuple(classes), symmetry="all")
     if name == "clathrin":
         X, curved, _ = clathrin_grids(n_labeled + n_unlabeled + n_test, seed, n)
         return Split(X[:n_labeled], curved[:n_labeled], X[n_labeled:n_labeled + n_unlabeled],
@@ -108,7 +109,10 @@ def run_one(split: Split, method: str, seed: int = 0, n_unlabeled: int | None = 
 
     Xu = split.X_unlabeled if n_unlabeled is None else split.X_unlabeled[:n_unlabeled]
     t0 = time.perf_counter()
-    model = VoxelClassifier(method, n_components=n_components, seed=seed, device=device, **(options or {}))
+    options = dict(options or {})
+    if method == "cnn":
+        options.setdefault("axes", split.symmetry)
+    model = VoxelClassifier(method, n_components=n_components, seed=seed, device=device, **options)
     model.fit(split.X_labeled, split.y_labeled, Xu)
     fit_s = time.perf_counter() - t0
     pred = model.predict(split.X_test)

@@ -110,7 +110,7 @@ class _TorchAE(TransformerMixin, BaseEstimator):
 
     kind = "ae"
 
-    def __init__(self, n_components: int = 64, epochs: int = 20, batch_size: int = 64, lr: float = 1e-3,
+    def __init__(self, n_components: int = 64, epochs: int = 20, batch_size: int = 128, lr: float = 1e-3,
                  seed: int = 0, device: str = "cpu", checkpoint: str | None = None, resume: bool = False):
         self.n_components = n_components
         self.epochs = epochs

@@ -1,0 +1,134 @@
+"""Voxel benchmark: accuracy (mean ± sd over seeds), wall time and peak memory of every method.
+
+Settings (issue 5):
+  geometries      150 labeled + 300 unlabeled (featurization / pseudo-labels), 150 test (600 in all)
+  clathrin        280 labeled + 619 unlabeled, separate labeled test set of 300 (simulated)
+  modelnet10      standard split; all 3991 training labels, and 10% (399 labeled + 3592 unlabeled)
+Every (dataset, method, seed) runs in its own process so peak memory (ru_maxrss) is per job.
+
+    python benchmarks/bench_voxel.py                      # full: 3 seeds, default epochs
+    python benchmarks/bench_voxel.py --seeds 1 --epochs-ae 2 --epochs-cnn 8 --datasets modelnet10_all
+Writes benchmarks/results/voxel[_<tag>].json and .md (tag defaults to the settings when reduced).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SETTINGS = {
+    "geometries": dict(dataset="geometries", n_labeled=150, n_unlabeled=300, n_test=150),
+    "clathrin": dict(dataset="clathrin", n_labeled=280, n_unlabeled=619, n_test=300),
+    "modelnet10_all": dict(dataset="modelnet10", n_labeled=0, n_unlabeled=0),
+    "modelnet10_10pct": dict(dataset="modelnet10", n_labeled=399, n_unlabeled=-1),
+}
+METHODS = ("pca", "kmeans", "fae", "cae", "cnn")
+TARGETS = {"geometries": 0.99, "modelnet10_all": 0.90, "modelnet10_10pct": 0.85}
+
+
+def _job(setting: str, method: str, seed: int, epochs_ae: int, epochs_cnn: int, threads: int) -> dict:
+    """Run one (setting, method, seed) in this (fresh) process; return accuracy, times, peak RSS."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+    from fewlabel.voxel.experiment import load_dataset, run_one
+
+    cfg = dict(SETTINGS[setting])
+    t0 = time.perf_counter()
+    split = load_dataset(cfg.pop("dataset"), seed=seed, **cfg)
+    opts = {"fae": {"epochs": epochs_ae}, "cae": {"epochs": epochs_ae}, "cnn": {"epochs": epochs_cnn}}.get(method, {})
+    r = run_one(split, method, seed=seed, options=opts)
+    return {"setting": setting, "method": method, "seed": seed, "n_labeled": r["n_labeled"],
+            "n_unlabeled": r["n_unlabeled"], "n_test": len(split.y_test), "accuracy": r["accuracy"],
+            "fit_s": r["fit_s"], "wall_s": time.perf_counter() - t0, "svm_params": r["params"],
+            "epochs": opts.get("epochs"),
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--datasets", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--epochs-ae", type=int, default=20)
+    ap.add_argument("--epochs-cnn", type=int, default=30)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tag", default=None, help="suffix of the result files")
+    args = ap.parse_args(argv)
+    full = args.seeds >= 3 and args.epochs_ae >= 20 and args.epochs_cnn >= 30
+    tag = args.tag if args.tag is not None else ("" if full else "reduced")
+    stem = "voxel" + (f"_{tag}" if tag else "")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out_json = RESULTS / f"{stem}.json"
+    rows = json.loads(out_json.read_text())["runs"] if out_json.exists() else []
+    done = {(r["setting"], r["method"], r["seed"]) for r in rows}
+    ctx = mp.get_context("spawn")
+    for setting in args.datasets:
+        for method in args.methods:
+            for seed in range(args.seeds):
+                if (setting, method, seed) in done:
+                    continue  # resumable: finished jobs are kept in the JSON
+                with ctx.Pool(1) as pool:
+                    r = pool.apply(_job, (setting, method, seed, args.epochs_ae, args.epochs_cnn, args.threads))
+                print(f"{setting:17s} {method:6s} seed {seed}: acc {100 * r['accuracy']:.2f}%  "
+                      f"fit {r['fit_s']:.0f} s  peak {r['peak_mb']:.0f} MB", flush=True)
+                rows.append(r)
+                _write(rows, args, out_json, stem)
+    print(_markdown(rows, args))
+    return 0
+
+
+def _summary(rows: list[dict]) -> list[dict]:
+    out = []
+    keys = sorted({(r["setting"], r["method"]) for r in rows},
+                  key=lambda k: (list(SETTINGS).index(k[0]), METHODS.index(k[1])))
+    for setting, method in keys:
+        rs = [r for r in rows if r["setting"] == setting and r["method"] == method]
+        acc = np.array([r["accuracy"] for r in rs])
+        out.append({"setting": setting, "method": method, "seeds": len(rs), "n_labeled": rs[0]["n_labeled"],
+                    "n_unlabeled": rs[0]["n_unlabeled"], "epochs": rs[0].get("epochs"),
+                    "accuracy_mean": float(acc.mean()), "accuracy_sd": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
+                    "fit_s_mean": float(np.mean([r["fit_s"] for r in rs])),
+                    "peak_mb_max": float(max(r["peak_mb"] for r in rs)),
+                    "target": TARGETS.get(setting)})
+    return out
+
+
+def _markdown(rows: list[dict], args) -> str:
+    lines = [f"# Voxel benchmark ({platform.node()}, {os.cpu_count()} CPUs, torch threads {args.threads})", "",
+             f"Seeds per cell as listed; epochs fae/cae {args.epochs_ae}, cnn {args.epochs_cnn}. "
+             "Accuracy on the held-out test set, mean ± sd over seeds.", "",
+             "| setting | method | labeled | unlabeled | epochs | accuracy (%) | seeds | fit (s) | peak MB | target |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for s in _summary(rows):
+        tgt = "" if s["target"] is None else (f"≥{100 * s['target']:.0f}% "
+                                              + ("met" if s["accuracy_mean"] >= s["target"] else "not met"))
+        lines.append(f"| {s['setting']} | {s['method']} | {s['n_labeled']} | {s['n_unlabeled']} | "
+                     f"{s['epochs'] or ''} | {100 * s['accuracy_mean']:.2f} ± {100 * s['accuracy_sd']:.2f} | "
+                     f"{s['seeds']} | {s['fit_s_mean']:.0f} | {s['peak_mb_max']:.0f} | {tgt} |")
+    return "\n".join(lines) + "\n"
+
+
+def _write(rows, args, out_json: Path, stem: str) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from fewlabel.atomic import write_text_atomic
+
+    payload = {"settings": SETTINGS, "args": vars(args), "python": platform.python_version(),
+               "summary": _summary(rows), "runs": rows}
+    write_text_atomic(out_json, json.dumps(payload, indent=2, default=str) + "\n")
+    write_text_atomic(RESULTS / f"{stem}.md", _markdown(rows, args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
