@@ -27,7 +27,9 @@ def read_labels(path: str | os.PathLike, n: int, complete: bool = False) -> tupl
     if not path.is_file():
         raise InputError(path, "label file not found")
     try:
-        df = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
+        with open(path) as fh:
+            sep = "\t" if "\t" in fh.readline() else ","
+        df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
     except Exception as exc:  # pandas raises several types for malformed text
         raise InputError(path, f"not a readable CSV table ({exc})") from None
     if "label" not in df.columns:

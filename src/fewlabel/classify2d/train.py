@@ -154,12 +154,14 @@ def train_embedding(
     progress: bool = True,
     log: Callable[[str], None] = print,
     extra_config: dict | None = None,
+    _stop_after: int | None = None,
 ) -> TrainResult:
     """Train an :class:`EmbeddingNet` on ``images [n, b, b]``; return the best model and its history.
 
     ``labels``: int array of length n with ``-1`` for unlabeled particles (supervised mode only).
     ``output``: checkpoint path written after every epoch (and at the end, with the best weights).
     ``extra_config`` is stored alongside (e.g. input file names) for reproducibility.
+    ``_stop_after`` (tests only) simulates an interruption after that many epochs.
     """
     from tqdm.auto import tqdm
 
@@ -275,6 +277,8 @@ def train_embedding(
                 "epoch": epoch, "history": history, "best_val": best_val, "best_epoch": best_epoch,
                 "bad_epochs": bad, "optimizer": opt.state_dict(), "last_state": model.state_dict(),
                 "finished": stop or epoch == cfg.epochs - 1, "stopped_early": stop})
+        if _stop_after is not None and epoch + 1 >= _stop_after:
+            break
         if stop:
             stopped_early = True
             log(f"early stop at epoch {epoch}: validation loss has not improved for {cfg.patience} epochs")

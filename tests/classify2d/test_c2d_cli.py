@@ -1,0 +1,79 @@
+"""End to end through the CLI: train, embed, cluster, report; bad input exits 2 with one line."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.classify2d.c2d_shapes import make_shapes
+
+
+@pytest.fixture
+def stack(tmp_path):
+    from fewlabel.io.stacks import write_stack
+
+    x, y = make_shapes(10, 16, None, seed=3)
+    path = tmp_path / "p.mrcs"
+    write_stack(path, x, pd.DataFrame({"label": y}), 1.0)
+    pd.DataFrame({"index": np.arange(len(y)), "label": y}).to_csv(tmp_path / "labels.csv", index=False)
+    return path, tmp_path / "labels.csv", y
+
+
+def test_train_embed_cluster_report(cli_runner, stack, tmp_path):
+    path, labels, y = stack
+    model = tmp_path / "m.pt"
+    code, out, err = cli_runner("classify2d", "train", "--particles", path, "--labels", labels, "--epochs", 2,
+                                "--dim", 8, "--width", 4, "--batch-size", 8, "--device", "cpu", "-o", model)
+    assert code == 0, err
+    assert model.is_file() and json.loads((tmp_path / "m.pt.json").read_text())["kind"] == "classify2d"
+    emb = tmp_path / "e.npy"
+    assert cli_runner("classify2d", "embed", "--model", model, "--particles", path, "-o", emb)[0] == 0
+    e = np.load(emb)
+    assert e.shape == (40, 8) and np.allclose(np.linalg.norm(e, axis=1), 1, atol=1e-5)
+    clusters = tmp_path / "c.csv"
+    code, out, err = cli_runner("classify2d", "cluster", "--embeddings", emb, "--k", "auto", "--k-max", 6,
+                                "-o", clusters)
+    assert code == 0 and "suggested k" in err and "Kneedle" in err
+    df = pd.read_csv(clusters)
+    assert list(df.columns) == ["index", "label"] and len(df) == 40
+    assert (tmp_path / "c.elbow.png").is_file() and len(pd.read_csv(tmp_path / "c.elbow.csv")) == 6
+    rep = tmp_path / "rep"
+    code, out, err = cli_runner("classify2d", "report", "--particles", path, "--embeddings", emb,
+                                "--clusters", clusters, "--labels", labels, "--max-members", 5, "-o", rep)
+    assert code == 0, err
+    for f in ("similarity.png", "tsne_classes.png", "tsne_clusters.png", "elbow.png", "class_averages.png"):
+        assert (rep / f).stat().st_size > 1000
+    scores = json.loads((rep / "scores.json").read_text())
+    assert set(scores) == {"ari", "nmi", "accuracy"} and 0 <= scores["accuracy"] <= 1
+    assert "data:image/png;base64" in (rep / "report.html").read_text()
+
+
+def test_self_supervised_resume_of_finished_run(cli_runner, stack, tmp_path):
+    path, _, _ = stack
+    model = tmp_path / "m.pt"
+    args = ("classify2d", "train", "--particles", path, "--epochs", 1, "--dim", 8, "--width", 4,
+            "--batch-size", 8, "-o", model)
+    assert cli_runner(*args)[0] == 0
+    code, out, err = cli_runner(*args, "--resume")
+    assert code == 0 and "nothing to resume" in err
+
+
+def test_bad_input_exits_2(cli_runner, stack, tmp_path):
+    path, labels, _ = stack
+    emb = tmp_path / "e.npy"
+    np.save(emb, np.random.default_rng(0).normal(size=(5, 3)))
+    code, out, err = cli_runner("classify2d", "cluster", "--embeddings", emb, "--k", 9, "-o", tmp_path / "c.csv")
+    assert code == 2 and "number of particles (5)" in err
+    short = tmp_path / "short.csv"
+    short.write_text("label\n0\n1\n")
+    code, out, err = cli_runner("classify2d", "train", "--particles", path, "--labels", short, "-o", tmp_path / "m.pt")
+    assert code == 2 and "2 label rows for a stack of 40" in err
+    from fewlabel.io.stacks import write_stack
+    empty = tmp_path / "empty.mrcs"
+    try:
+        write_stack(empty, np.zeros((0, 16, 16), np.float32), pd.DataFrame(), 1.0)
+    except Exception:
+        empty.write_bytes(b"")
+    code, out, err = cli_runner("classify2d", "train", "--particles", empty, "-o", tmp_path / "m2.pt")
+    assert code == 2 and "error:" in err
