@@ -1,0 +1,29 @@
+"""Merge per-item parts into the final output, in input order, streaming one part at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from fewlabel.scale.parts import PartStore
+
+
+def iter_parts(store: PartStore, names: Iterable[str]) -> Iterator[Any]:
+    """Yield the part of each name in ``names`` order, skipping names with no part (failed items)."""
+    for name in names:
+        if store.has(name):
+            yield store.read(name)
+
+
+def concat_tables(parts: Iterable, empty=None):
+    """Concatenate picks tables in order (empty ones dropped); ``empty`` when there are none."""
+    import pandas as pd
+
+    tables = [t for t in parts if len(t)]
+    if not tables:
+        if empty is None:
+            from fewlabel.io.picks import empty_picks
+
+            empty = empty_picks(score=True)
+        return empty
+    return pd.concat(tables, ignore_index=True)

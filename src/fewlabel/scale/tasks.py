@@ -1,0 +1,112 @@
+"""Per-item tasks for the scaled commands: small picklable objects, heavy state cached per worker.
+
+Each task is called with one item's argument on whichever process runs it (in-process or a Dask
+worker) and returns that item's result; the model is loaded once per worker process through
+:func:`fewlabel.scale.cache.worker_cached`, keyed by the model file's path, mtime and size.
+Device ``auto`` is resolved on the worker, so a CPU-only login node can drive GPU workers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from fewlabel.scale.cache import file_key, worker_cached
+
+
+def _device(device: str) -> str:
+    from fewlabel.runtime import resolve_device
+
+    return resolve_device(device)
+
+
+def cached_picker(model_path: str | os.PathLike, device: str = "cpu"):
+    """``(model, config)`` of a trained picker, loaded once per worker process."""
+    from fewlabel.pick.train import load_picker
+
+    return worker_cached(("pick", file_key(model_path), device), lambda: load_picker(model_path, device))
+
+
+@dataclass(frozen=True)
+class PickExtractTask:
+    """Score one micrograph and return its picks table (original pixels, scored), as pick extract does."""
+
+    model_path: str
+    device: str = "auto"
+    radius: float | None = None
+    threshold: float | None = None
+    score_maps: str | None = None
+
+    def __call__(self, path: str | os.PathLike):
+        from fewlabel.pick.extract import iter_extract
+
+        device = _device(self.device)
+        model, config = cached_picker(self.model_path, device)
+        return next(iter_extract(model, config, [Path(path)], self.radius, self.threshold, batch_size=1,
+                                 device=device, score_maps=self.score_maps))
+
+
+@dataclass(frozen=True)
+class ParticlesExtractTask:
+    """Cut, normalise and downsample the boxes of one micrograph's picks: ``(images, metadata, pixel size)``.
+
+    The argument is ``(micrograph path, that micrograph's picks)``; normalisation is per particle,
+    so concatenating the parts in input order equals extracting all picks at once.
+    """
+
+    box: int
+    downsample: int = 1
+    edge: str = "skip"
+    normalize: str = "background"
+
+    def __call__(self, arg):
+        from fewlabel.io.micrographs import read_micrograph
+        from fewlabel.particles import extract_particles
+
+        path, picks = arg
+        mic = read_micrograph(path)
+        name = picks["image_name"].iloc[0] if len(picks) else mic.name
+        images, meta = extract_particles({name: mic.image}, picks, self.box, self.downsample, self.edge,
+                                         self.normalize, names=[name])
+        return images, meta, mic.pixel_size
+
+
+def _stack_images(path: str):
+    """Images of a particle stack: a read-only memory map for .mrcs/.mrc (pages read on demand)."""
+    import mrcfile
+
+    from fewlabel.io.stacks import read_stack
+
+    if Path(path).suffix.lower() in (".mrcs", ".mrc"):
+        data = mrcfile.mmap(path, mode="r", permissive=True).data
+        return data if data.ndim == 3 else data[None]
+    return read_stack(path)[0]
+
+
+@dataclass(frozen=True)
+class EmbedTask:
+    """Embed rows ``[start, stop)`` of a particle stack; the argument is ``(start, stop)``."""
+
+    model_path: str
+    particles: str
+    batch_size: int = 256
+    device: str = "auto"
+
+    def __call__(self, rows: tuple[int, int]):
+        import numpy as np
+
+        from fewlabel.classify2d.embed import embed
+        from fewlabel.classify2d.train import load_model
+
+        device = _device(self.device)
+        model, _ = worker_cached(("classify2d", file_key(self.model_path), device),
+                                 lambda: load_model(self.model_path, device))
+        images = worker_cached(("stack", file_key(self.particles)), lambda: _stack_images(self.particles))
+        start, stop = rows
+        return embed(model, np.asarray(images[start:stop], dtype=np.float32), self.batch_size, device)
+
+
+def row_chunks(n: int, chunk: int) -> list[tuple[str, tuple[int, int]]]:
+    """Items ``(name, (start, stop))`` covering ``n`` rows in chunks of ``chunk`` (for EmbedTask)."""
+    return [(f"rows_{a:09d}", (a, min(a + chunk, n))) for a in range(0, n, chunk)]
