@@ -102,10 +102,14 @@ def voxelize_cmd(inputs, output, size, voxel_size, centre, padding, extent, mode
 @click.option("--latent", default=64, show_default=True, help="Feature size (pca/fae/cae/kmeans).")
 @click.option("--epochs", type=int, default=None, help="Training epochs (fae/cae: 20, cnn: 30).")
 @click.option("--batch-size", type=int, default=None)
+@click.option("--symmetry", type=click.Choice(["z", "all"]), default="z", show_default=True,
+              help="cnn augmentation: z = 90-degree turns about z + flips (keeps the up/optical axis), "
+                   "all = every 90-degree rotation/flip of the cube.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto|cpu|cuda")
 @click.option("--resume", is_flag=True, help="Continue the torch training from the checkpoint in the model folder.")
-def fit_cmd(grids_path, method, unlabeled_path, output, latent, epochs, batch_size, seed, device, resume) -> None:
+def fit_cmd(grids_path, method, unlabeled_path, output, latent, epochs, batch_size, symmetry, seed, device,
+            resume) -> None:
     """Fit a method on labeled (+ unlabeled) grids and save the model folder."""
     import numpy as np
 
@@ -130,6 +134,8 @@ def fit_cmd(grids_path, method, unlabeled_path, output, latent, epochs, batch_si
     options = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size}.items() if v is not None}
     if method == "pca":
         options.pop("epochs", None)
+    if method == "cnn":
+        options["axes"] = symmetry
     click.echo(f"fitting {method} on {len(lab['X'])} labeled + {0 if Xu is None else len(Xu)} unlabeled "
                f"{lab['X'].shape[1]}^3 grids (device {dev})")
     model = VoxelClassifier(method, n_components=latent, seed=seed, device=dev, work_dir=output, resume=resume,
