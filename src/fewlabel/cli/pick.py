@@ -7,11 +7,12 @@ non-maximum-suppression radius (about the particle radius; default twice the tra
 
 Examples:
 
-    fewlabel simulate micrographs -n 12 -o sim/
-    fewlabel pick train --micrographs sim/micrographs --picks sim/labeled_100.tsv --radius 12 \\
-        --expected 60 --downsample 4 --epochs 10 -o picker.pt
+\b
+    fewlabel simulate micrographs --n 12 -o sim/
+    fewlabel pick train --micrographs sim/micrographs --picks sim/labeled_100.tsv --radius 15 \\
+        --expected 75 --downsample 4 --epochs 10 -o picker.pt
     fewlabel pick extract --model picker.pt --micrographs sim/micrographs -o picks.star
-    fewlabel pick evaluate --picks picks.star --truth sim/truth.tsv --radius 24 --plot pr.png \\
+    fewlabel pick evaluate --picks picks.star --truth sim/truth.tsv --radius 30 --plot pr.png \\
         --overlay overlays/ --micrographs sim/micrographs
 """
 
