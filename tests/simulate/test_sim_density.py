@@ -70,3 +70,24 @@ def test_volume_integral_and_centre_match_the_atoms():
     centre = (wc * mol.coords[0] + wn * mol.coords[1]) / (wc + wn)
     np.testing.assert_allclose([(w * x).sum() * pixel, (w * y).sum() * pixel, (w * z).sum() * pixel],
                                centre, atol=0.02)
+
+
+def test_displaced_solvent_lowers_low_frequency_contrast_only():
+    from fewlabel.simulate.density import ATOM_VOLUME, SOLVENT, SOLVENT_POTENTIAL, with_solvent
+    from fewlabel.simulate.project import project_molecule
+
+    mol = load_molecule("5a7u")
+    wet = with_solvent(mol)
+    heavy = sum(mol.elements[i] != "H" for i in mol.element_index)
+    assert wet.n_atoms == mol.n_atoms + heavy and wet.elements[-1] == SOLVENT
+    assert with_solvent(wet) is wet
+    pixel = 1.0
+    dry_img = project_molecule(mol, None, (96, 96), pixel)
+    wet_img = project_molecule(wet, None, (96, 96), pixel)
+    removed = dry_img.sum() - wet_img.sum()
+    assert removed * pixel**2 == pytest.approx(SOLVENT_POTENTIAL * ATOM_VOLUME * heavy, rel=1e-4)
+    assert 0.3 < wet_img.sum() / dry_img.sum() < 0.7  # about half the low-frequency contrast is left
+    # high frequencies (atomic detail) are untouched by the smooth displaced-water envelope
+    k = np.hypot(*np.meshgrid(np.fft.fftfreq(96), np.fft.fftfreq(96)))
+    hi = k > 0.35
+    np.testing.assert_allclose(np.abs(np.fft.fft2(wet_img))[hi], np.abs(np.fft.fft2(dry_img))[hi], rtol=0.05)

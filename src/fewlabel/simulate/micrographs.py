@@ -8,7 +8,7 @@ Image formation, per micrograph (all in the padded Fourier domain, then cropped)
    overlapping a neighbour, never on contaminations or carbon; the count per micrograph varies
    (Poisson around a log-normally varying mean); orientations are uniform on SO(3);
 3. the phase object is ``σ · V_z`` (interaction constant times the exact projected Coulomb
-   potential of every atom) and the contrast is ``-2 · IFT[CTF · E · Φ]`` (particles dark);
+   potential of every atom, minus that of the ice it displaces) and the contrast is ``-2 · IFT[CTF · E · Φ]`` (particles dark);
 4. noise (white + CTF-filtered ice) is added at the requested per-particle SNR
    (see :mod:`fewlabel.simulate.noise` for the definition);
 5. a low-frequency ice gradient, dark contaminations and carbon edges (with their own Thon-ring
@@ -34,7 +34,7 @@ import pandas as pd
 from fewlabel.errors import InputError
 from fewlabel.simulate import artifacts
 from fewlabel.simulate.ctf import CTFParams, apply_ctf, interaction_constant, random_ctf
-from fewlabel.simulate.density import Molecule, load_molecule
+from fewlabel.simulate.density import Molecule, load_molecule, with_solvent
 from fewlabel.simulate.noise import footprint_mask, make_noise, noise_sigma
 from fewlabel.simulate.project import place_atoms, projected_potential_ft, random_rotations
 
@@ -58,6 +58,7 @@ class MicrographConfig:
     amplitude_contrast: float = 0.07
     bfactor: float = 60.0  # Å², CTF envelope
     atom_bfactor: float = 0.0  # Å², extra blur of every atom
+    solvent: bool = True  # subtract the potential of the ice each atom displaces
     particles_per_micrograph: float = 80.0
     density_spread: float = 0.5  # sd of log(count multiplier) between micrographs
     overlap_fraction: float = 0.08  # particles placed touching/overlapping a neighbour
@@ -230,6 +231,8 @@ def simulate_micrograph(config: MicrographConfig, rng: np.random.Generator, name
                         molecules: list[Molecule] | None = None) -> SimulatedMicrograph:
     """Simulate one micrograph from ``rng``; see the module docstring for the image model."""
     molecules = molecules or [load_molecule(m) for m in config.molecules]
+    if config.solvent:
+        molecules = [with_solvent(m) for m in molecules]
     shape = tuple(int(s) for s in config.shape)
     p = config.pixel_size
     radii = np.array([m.radius / p for m in molecules])

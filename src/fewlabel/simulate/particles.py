@@ -31,7 +31,7 @@ from scipy.spatial.transform import Rotation
 
 from fewlabel.errors import InputError
 from fewlabel.simulate.ctf import CTFParams, ctf_2d, interaction_constant, random_ctf
-from fewlabel.simulate.density import Molecule, load_molecule
+from fewlabel.simulate.density import Molecule, load_molecule, with_solvent
 from fewlabel.simulate.noise import footprint_mask, make_noise
 from fewlabel.simulate.project import place_atoms, projected_potential_ft, random_rotations
 
@@ -135,7 +135,7 @@ def simulate_particles(n_per_class: int = 200, classes: str | Sequence[str] = DE
                        snr: float | str | None = 0.1, box: int = 64, pixel_size: float | None = None,
                        defocus_range: tuple[float, float] = (1.0, 2.5), ctf: bool = True,
                        max_shift: float = 4.0, ice_noise_fraction: float = 0.5, normalize: bool = True,
-                       seed: int = 0) -> tuple[np.ndarray, pd.DataFrame]:
+                       solvent: bool = True, seed: int = 0) -> tuple[np.ndarray, pd.DataFrame]:
     """Simulate a labeled particle set; returns ``(images float32 [n, box, box], labels)``.
 
     ``classes`` is a list of molecules (vendored names or paths; one class each) or ``"views"``
@@ -195,7 +195,8 @@ def simulate_particles(n_per_class: int = 200, classes: str | Sequence[str] = DE
     shifts = np.column_stack([r * np.cos(ang), r * np.sin(ang)])
     ctfs = ([random_ctf(rng, (lo_df * 1e4, hi_df * 1e4), 300.0) for _ in range(n)] if ctf else None)
 
-    signal = _render(molecules, mol_index, rotations, shifts, ctfs, box, pixel_size)
+    rendered = [with_solvent(m) for m in molecules] if solvent else molecules
+    signal = _render(rendered, mol_index, rotations, shifts, ctfs, box, pixel_size)
     radii = np.array([m.radius / pixel_size for m in molecules])
     centre = box // 2
     images = signal
