@@ -141,3 +141,11 @@ def test_results_do_not_depend_on_the_number_of_workers(tmp_path):
         np.testing.assert_array_equal(read_micrograph(tmp_path / "one" / "micrographs" / name).image,
                                       read_micrograph(tmp_path / "two" / "micrographs" / name).image)
     assert (tmp_path / "one" / "truth.tsv").read_text() == (tmp_path / "two" / "truth.tsv").read_text()
+
+
+def test_refuses_a_folder_with_micrographs_from_another_run(tmp_path):
+    (tmp_path / "micrographs").mkdir()
+    (tmp_path / "micrographs" / "mic_0007.mrc").write_bytes(b"old")
+    with pytest.raises(InputError, match="would not write"):
+        simulate_micrographs(tmp_path, n=2, progress=False, shape=(64, 64))
+    assert (tmp_path / "micrographs" / "mic_0007.mrc").read_bytes() == b"old"

@@ -57,7 +57,7 @@ def command(output: Path, classes: str, molecules: tuple[str, ...], molecule: st
     images, labels = simulate_particles(
         n_per_class, classes="views" if classes == "views" else (molecules or DEFAULT_MOLECULES),
         molecule=molecule, n_views=n_views, view_spread=view_spread, snr=snr, box=box, pixel_size=pixel_size,
-        defocus_range=(defocus_min, defocus_max), ctf=not no_ctf, max_shift=max_shift, seed=seed)
+        defocus_range=(defocus_min, defocus_max), ctf=not no_ctf, max_shift=max_shift, progress=True, seed=seed)
     summary = write_particles(output, images, labels, params)
     click.echo(f"wrote {summary['n_particles']} particles of {box}x{box} px at {summary['pixel_size']} Å/px, "
                f"{len(summary['class_names'])} classes ({', '.join(summary['class_names'])}) to {output} "

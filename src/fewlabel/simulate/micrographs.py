@@ -374,6 +374,12 @@ def simulate_micrographs(out_dir: str | os.PathLike, n: int = 40, seed: int = 0,
     config = make_config(**overrides)
     molecules = [load_molecule(m) for m in config.molecules]  # fail early on a bad --pdb
     out = Path(out_dir)
+    new_names = {f"{micrograph_name(i)}.mrc" for i in range(n)}
+    stale = sorted(p.name for p in (out / "micrographs").glob("*.mrc") if p.name not in new_names)
+    if stale:
+        raise InputError(out / "micrographs", f"holds {len(stale)} micrograph(s) this run would not write "
+                                              f"(e.g. {stale[0]}), so the truth tables would not match; "
+                                              "use an empty or new output folder")
     (out / "micrographs").mkdir(parents=True, exist_ok=True)
     jobs = [(config, seed, i, str(out)) for i in range(n)]
     bar = tqdm(total=n, desc="simulating micrographs", unit="mic", disable=not progress)

@@ -81,9 +81,11 @@ def sample_cone(direction: np.ndarray, half_angle_deg: float, n: int, rng: np.ra
 
 
 def _render(molecules: list[Molecule], mol_index: np.ndarray, rotations: Rotation, shifts: np.ndarray,
-            ctfs: list[CTFParams] | None, box: int, pixel_size: float, chunk: int = 64) -> np.ndarray:
+            ctfs: list[CTFParams] | None, box: int, pixel_size: float, chunk: int = 64,
+            progress: bool = False) -> np.ndarray:
     """Noise-free contrast images ``[n, box, box]``: projections on a 2x box, CTF, cropped."""
     from scipy import fft
+    from tqdm import tqdm
 
     elements = sorted({e for m in molecules for e in m.elements})
     lookup = {e: i for i, e in enumerate(elements)}
@@ -93,7 +95,8 @@ def _render(molecules: list[Molecule], mol_index: np.ndarray, rotations: Rotatio
     lo = big // 2 - box // 2
     out = np.empty((len(mol_index), box, box), dtype=np.float64)
     sigma_e = interaction_constant(ctfs[0].voltage if ctfs else 300.0)
-    for start in range(0, len(mol_index), chunk):
+    starts = range(0, len(mol_index), chunk)
+    for start in tqdm(starts, desc="projecting particles", unit="batch", disable=not progress or len(starts) < 4):
         idx = np.arange(start, min(start + chunk, len(mol_index)))
         pts, els, batch = [], [], []
         for b, i in enumerate(idx):
@@ -135,7 +138,7 @@ def simulate_particles(n_per_class: int = 200, classes: str | Sequence[str] = DE
                        snr: float | str | None = 0.1, box: int = 64, pixel_size: float | None = None,
                        defocus_range: tuple[float, float] = (1.0, 2.5), ctf: bool = True,
                        max_shift: float = 4.0, ice_noise_fraction: float = 0.5, normalize: bool = True,
-                       solvent: bool = True, seed: int = 0) -> tuple[np.ndarray, pd.DataFrame]:
+                       solvent: bool = True, progress: bool = False, seed: int = 0) -> tuple[np.ndarray, pd.DataFrame]:
     """Simulate a labeled particle set; returns ``(images float32 [n, box, box], labels)``.
 
     ``classes`` is a list of molecules (vendored names or paths; one class each) or ``"views"``
@@ -196,7 +199,7 @@ def simulate_particles(n_per_class: int = 200, classes: str | Sequence[str] = DE
     ctfs = ([random_ctf(rng, (lo_df * 1e4, hi_df * 1e4), 300.0) for _ in range(n)] if ctf else None)
 
     rendered = [with_solvent(m) for m in molecules] if solvent else molecules
-    signal = _render(rendered, mol_index, rotations, shifts, ctfs, box, pixel_size)
+    signal = _render(rendered, mol_index, rotations, shifts, ctfs, box, pixel_size, progress=progress)
     radii = np.array([m.radius / pixel_size for m in molecules])
     centre = box // 2
     images = signal
