@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
+from fewlabel.atomic import write_text_atomic  # noqa: E402
 from fewlabel.classify2d.cluster import kmeans  # noqa: E402
 from fewlabel.classify2d.embed import embed  # noqa: E402
 from fewlabel.classify2d.evaluate import cluster_scores  # noqa: E402
@@ -71,6 +72,23 @@ def train(x, y, train_idx, mode: str, args, seed: int):
     return train_embedding(x, labels, cfg, progress=False, log=lambda m: None)
 
 
+def write(rows: list[dict], args) -> None:
+    """Write the JSON and Markdown results (called after every row, so a cut-off run keeps its rows)."""
+    config = {k: v for k, v in vars(args).items()}
+    meta = {"config": config, "cpu_threads": args.threads, "machine": platform.machine(),
+            "processor": platform.processor(), "torch": torch.__version__}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(RESULTS / "classify2d.json", json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    head = "| dataset | SNR | method | ARI | NMI | accuracy | wall s | note |\n|---|---|---|---|---|---|---|---|\n"
+    body = "".join(f"| {r['dataset']} | {r['snr']} | {r['method']} | {r['ari']:.3f} | {r['nmi']:.3f} | "
+                   f"{r['accuracy']:.3f} | {r['seconds']:.1f} | {r['note']} |\n" for r in rows)
+    conf = ", ".join(f"{k}={v}" for k, v in config.items())
+    write_text_atomic(RESULTS / "classify2d.md", f"# classify2d benchmark\n\nConfiguration: {conf}.\n"
+                                           f"Scored on the held-out half of each set (k = true number of "
+                                           f"classes). Wall time per method on {args.threads} CPU threads "
+                                           f"(shared machine).\n\n{head}{body}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="reduced configuration (see --help of each option)")
@@ -87,7 +105,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     if args.quick:
-        args.n_per_class, args.size, args.epochs, args.width, args.dim, args.batch_size = 150, 16, 20, 16, 64, 32
+        args.n_per_class, args.size, args.epochs, args.width, args.dim, args.batch_size = 100, 16, 12, 16, 64, 32
     torch.set_num_threads(args.threads)
     rows = []
 
@@ -97,6 +115,7 @@ def main() -> None:
         rows.append(row)
         print(f"{dataset:18s} {snr:6s} {method:16s} ARI {row['ari']:.3f} NMI {row['nmi']:.3f} "
               f"acc {row['accuracy']:.3f}  {row['seconds']:.1f}s {note}", flush=True)
+        write(rows, args)
 
     models = {}
     for dataset in ("views", "molecules"):
@@ -130,19 +149,7 @@ def main() -> None:
         pred = kmeans(embed(res.model, x[te]), 4, args.seed)[0]
         record("seen 1hvr views", snr, mode, cluster_scores(y[te], pred), time.time() - t0, "trained on 1hvr views")
 
-    config = {k: v for k, v in vars(args).items()}
-    meta = {"config": config, "cpu_threads": args.threads, "machine": platform.machine(),
-            "processor": platform.processor(), "torch": torch.__version__}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "classify2d.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
-    head = "| dataset | SNR | method | ARI | NMI | accuracy | wall s | note |\n|---|---|---|---|---|---|---|---|\n"
-    body = "".join(f"| {r['dataset']} | {r['snr']} | {r['method']} | {r['ari']:.3f} | {r['nmi']:.3f} | "
-                   f"{r['accuracy']:.3f} | {r['seconds']:.1f} | {r['note']} |\n" for r in rows)
-    conf = ", ".join(f"{k}={v}" for k, v in config.items())
-    (RESULTS / "classify2d.md").write_text(f"# classify2d benchmark\n\nConfiguration: {conf}.\n"
-                                           f"Scored on the held-out half of each set (k = true number of "
-                                           f"classes). Wall time per method on {args.threads} CPU threads "
-                                           f"(shared machine).\n\n{head}{body}")
+    write(rows, args)
     print(f"wrote {RESULTS / 'classify2d.json'} and {RESULTS / 'classify2d.md'}")
 
 
