@@ -1,0 +1,79 @@
+"""The pick-extract task: scaled runs (in-process and 2 Dask workers) write what `fewlabel pick extract` writes."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fewlabel.io.micrographs import write_micrograph
+from fewlabel.io.picks import read_picks, write_picks
+from fewlabel.scale.cluster import ScaleSpec
+from fewlabel.scale.merge import concat_tables
+from fewlabel.scale.parts import TableCodec
+from fewlabel.scale.runner import run_scaled
+from fewlabel.scale.tasks import PickExtractTask, cached_picker
+
+
+def _blob_micrographs(folder, n=4, size=96, per_image=8, seed=0):
+    """Gaussian blobs on noise, written as .mrc; returns the true centres (original pixels)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    rows = []
+    for i in range(n):
+        img = rng.normal(0, 0.3, (size, size)).astype(np.float32)
+        for x, y in rng.uniform(8, size - 8, (per_image, 2)):
+            img += np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * 2.5 ** 2)).astype(np.float32)
+            rows.append((f"m{i}", x, y))
+        write_micrograph(folder / f"m{i}.mrc", img)
+    return pd.DataFrame(rows, columns=["image_name", "x_coord", "y_coord"])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny picker trained for a few steps with fewlabel's pick API."""
+    from fewlabel.pick import data
+    from fewlabel.pick.train import TrainConfig, train_picker
+
+    root = tmp_path_factory.mktemp("picker")
+    mics = root / "mics"
+    mics.mkdir()
+    truth = _blob_micrographs(mics)
+    paths = data.micrograph_paths(mics)
+    images = [im for _, _, im in data.iter_prepared(paths, 2, "robust")]
+    names = [p.stem for p in paths]
+    config = TrainConfig(radius=4, pi=8 * 13 / 48 ** 2, downsample=2, model="conv31", units=4, epochs=1,
+                         steps_per_epoch=3, tile=16, positive_tiles=2, random_tiles=2, nms_radius=8, seed=0)
+    train_picker(images, names, data.to_downsampled(truth, 2), config, root / "picker.pt", progress=False,
+                 log=lambda m: None)
+    return root / "picker.pt", mics
+
+
+def test_scaled_pick_extract_equals_the_cli(trained, tmp_path, cli_runner):
+    model, mics = trained
+    code, _, err = cli_runner("pick", "extract", "--model", model, "--micrographs", mics, "-o", tmp_path / "cli.tsv",
+                              "--batch-size", "1", "--device", "cpu")
+    assert code == 0, err
+    reference = read_picks(tmp_path / "cli.tsv")
+    assert len(reference) > 0 and reference["image_name"].nunique() == 4
+    items = [(p.stem, p) for p in sorted(mics.glob("*.mrc"))]
+    for spec, out in ((ScaleSpec(), "inproc.tsv"), (ScaleSpec(workers=2), "dask.tsv")):
+        summary = run_scaled(items, PickExtractTask(str(model), device="cpu"), codec=TableCodec(),
+                             parts_dir=tmp_path / f"{out}.parts", spec=spec, run_key={"model": str(model)},
+                             finish=lambda parts, out=out: write_picks(concat_tables(parts), tmp_path / out),
+                             progress=False, log=lambda m: None)
+        assert summary.computed == 4 and not summary.failures
+        assert (tmp_path / out).read_bytes() == (tmp_path / "cli.tsv").read_bytes(), spec
+
+
+def test_picker_is_cached_per_process_and_reloaded_when_the_file_changes(trained, tmp_path):
+    import os
+    import shutil
+
+    model, _ = trained
+    for f in model.parent.glob(model.name + "*"):  # the model and its JSON sidecar
+        shutil.copy(f, tmp_path / f.name)
+    copy = tmp_path / model.name
+    first = cached_picker(copy, "cpu")
+    assert cached_picker(copy, "cpu") is first  # same file: no second load
+    st = copy.stat()
+    os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the file was replaced
+    assert cached_picker(copy, "cpu") is not first
