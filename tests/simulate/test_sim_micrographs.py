@@ -80,6 +80,23 @@ def test_particles_avoid_contaminations_and_carbon_and_some_overlap():
     assert xy.min() >= margin - 1e-6 and xy.max() <= 384 - 1 - margin + 1e-6
 
 
+def test_junk_is_drawn_but_kept_out_of_the_truth_and_off_particles():
+    config = make_config(**{**SMALL, "particles_per_micrograph": 12}, junk_per_micrograph=6,
+                         carbon_probability=0.0, contaminations_per_micrograph=0)
+    s = simulate_micrograph(config, micrograph_rng(3, 1))
+    junk = s.info["junk"]
+    assert len(junk) >= 2 and {j["kind"] for j in junk} <= {"fragment", "aggregate"}
+    xy = s.truth[["x_coord", "y_coord"]].to_numpy()
+    r_particle = 0.5 * 73.8 / 2.5
+    for j in junk:
+        assert np.all(np.hypot(xy[:, 0] - j["x"], xy[:, 1] - j["y"]) >= 0.8 * (r_particle + j["radius"]) - 1e-6)
+    # junk adds contrast that is not part of the particle signal
+    no_junk = simulate_micrograph(make_config(**{**SMALL, "particles_per_micrograph": 12}, junk_per_micrograph=0,
+                                              carbon_probability=0.0, contaminations_per_micrograph=0),
+                                  micrograph_rng(3, 1))
+    np.testing.assert_array_equal(s.signal, no_junk.signal)
+
+
 def test_labeled_order_is_nested_and_spread_over_micrographs():
     truth = pd.DataFrame({"image_name": np.repeat(["a", "b", "c", "d"], [50, 5, 20, 1]),
                           "x_coord": np.arange(76.0), "y_coord": np.arange(76.0)})

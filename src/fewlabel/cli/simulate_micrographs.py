@@ -2,7 +2,7 @@
 
 Particles are projections of a real atomic model (exact Coulomb potential, uniformly random
 orientations) seen through a CTF, with noise at a per-particle SNR, an ice gradient,
-contaminations and carbon edges. Writes OUTPUT/micrographs/*.mrc (pixel size in the header),
+contaminations, carbon edges and junk (fragments, aggregates). Writes OUTPUT/micrographs/*.mrc (pixel size in the header),
 truth.tsv, truth.star, truth_particles.csv (orientations), labeled_N.tsv (N positives for
 positive-unlabeled training) and simulation.json (every parameter, the CTF of every
 micrograph, the particle diameter in pixels).
@@ -43,13 +43,15 @@ import click
               help="Fraction of micrographs with a carbon edge.")
 @click.option("--contaminations", type=float, default=1.5, show_default=True,
               help="Mean number of contamination blobs per micrograph.")
+@click.option("--junk", type=float, default=3.0, show_default=True,
+              help="Mean number of junk particles (fragments, aggregates; not in the truth) per micrograph.")
 @click.option("--labeled", "labeled", default="10,100,1000", show_default=True,
               help="Sizes of the labeled positive subsets, comma-separated.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes; results do not depend on it.")
 def command(output: Path, n: int, seed: int, pdb: tuple[str, ...], shape: tuple[int, int], pixel_size: float,
             snr: float, defocus_min: float, defocus_max: float, particles_per_micrograph: float,
-            carbon_probability: float, contaminations: float, labeled: str, workers: int) -> None:
+            carbon_probability: float, contaminations: float, junk: float, labeled: str, workers: int) -> None:
     import time
 
     from fewlabel.errors import InputError
@@ -63,7 +65,7 @@ def command(output: Path, n: int, seed: int, pdb: tuple[str, ...], shape: tuple[
     params = dict(molecules=tuple(pdb), shape=tuple(shape), pixel_size=pixel_size, snr=snr,
                   defocus_min=defocus_min, defocus_max=defocus_max,
                   particles_per_micrograph=particles_per_micrograph, carbon_probability=carbon_probability,
-                  contaminations_per_micrograph=contaminations)
+                  contaminations_per_micrograph=contaminations, junk_per_micrograph=junk)
     make_config(**params)  # validate everything before printing or writing anything
     for name in pdb:
         load_molecule(name)

@@ -11,8 +11,11 @@ Image formation, per micrograph (all in the padded Fourier domain, then cropped)
    potential of every atom, minus that of the ice it displaces) and the contrast is ``-2 · IFT[CTF · E · Φ]`` (particles dark);
 4. noise (white + CTF-filtered ice) is added at the requested per-particle SNR
    (see :mod:`fewlabel.simulate.noise` for the definition);
-5. a low-frequency ice gradient, dark contaminations and carbon edges (with their own Thon-ring
-   texture and Fresnel fringes) are added, scaled in units of the noise standard deviation.
+5. junk (fragments and aggregates of the molecule, through the same CTF, never in the truth
+   and never overlapping a true particle), a low-frequency ice gradient, dark contaminations
+   and carbon edges (with their own Thon-ring texture and Fresnel fringes) are added, the last
+   three scaled in units of the noise standard deviation. Their positions are in
+   ``simulation.json`` (``junk``, ``contaminations``, ``carbon``) for false-positive analysis.
 
 The written micrograph is intensity relative to the incident beam (mean about 1), float32.
 Truth coordinates are the projected atom centroids, ``x_coord`` = column, ``y_coord`` = row.
@@ -67,6 +70,7 @@ class MicrographConfig:
     ice_noise_fraction: float = 0.5
     ice_gradient: float = 2.0  # peak-to-peak, × noise sd
     contaminations_per_micrograph: float = 1.5
+    junk_per_micrograph: float = 3.0  # fragments and aggregates of the molecule, not in the truth
     contamination_contrast: float = 4.0  # × noise sd
     carbon_probability: float = 0.3
     carbon_contrast: float = 1.0  # × noise sd
@@ -85,6 +89,8 @@ class MicrographConfig:
             (self.particles_per_micrograph >= 0,
              f"particles per micrograph must be >= 0, got {self.particles_per_micrograph}"),
             (0 <= self.overlap_fraction <= 1, "overlap fraction must be in [0, 1]"),
+            (self.contaminations_per_micrograph >= 0 and self.junk_per_micrograph >= 0,
+             "contaminations and junk per micrograph must be >= 0"),
             (0 <= self.ice_noise_fraction < 1, "ice noise fraction must be in [0, 1)"),
             (0 <= self.carbon_probability <= 1, "carbon probability must be in [0, 1]"),
             (0 <= self.amplitude_contrast < 1, "amplitude contrast must be in [0, 1)"),
@@ -169,6 +175,41 @@ def place_particles(shape: tuple[int, int], rng: np.random.Generator, radii: np.
             break
     return (np.asarray(centers, dtype=np.float64).reshape(-1, 2), np.asarray(mol, dtype=np.int64),
             np.asarray(overlap, dtype=bool))
+
+
+def make_junk(molecule: Molecule, rng: np.random.Generator) -> Molecule:
+    """A junk particle made from ``molecule``: a fragment (atoms within 35-60 % of the radius of a
+    random atom: broken or partly unfolded protein) or an aggregate of 3-5 overlapping copies."""
+    if rng.random() < 0.5:
+        anchor = molecule.coords[rng.integers(molecule.n_atoms)]
+        keep = np.linalg.norm(molecule.coords - anchor, axis=1) < rng.uniform(0.35, 0.6) * molecule.radius
+        coords, index, kind = molecule.coords[keep], molecule.element_index[keep], "fragment"
+    else:
+        k = int(rng.integers(3, 6))
+        rots = random_rotations(k, rng)
+        offsets = rng.normal(size=(k, 3))
+        offsets *= (rng.uniform(0.5, 0.9, size=k) * molecule.radius / np.linalg.norm(offsets, axis=1))[:, None]
+        offsets[0] = 0.0
+        coords = np.concatenate([rots[i].apply(molecule.coords) + offsets[i] for i in range(k)])
+        index, kind = np.tile(molecule.element_index, k), "aggregate"
+    return Molecule(f"{molecule.name}_{kind}", coords - coords.mean(axis=0), index, molecule.elements)
+
+
+def place_junk(shape: tuple[int, int], rng: np.random.Generator, junk: list[Molecule], pixel_size: float,
+               centers: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """Centres (col, row) for junk particles, each kept clear of every true particle, so the
+    truth stays exact; a junk item that finds no room in 30 tries is given NaN and dropped."""
+    rows, cols = shape
+    out = np.full((len(junk), 2), np.nan)
+    for j, item in enumerate(junk):
+        r = item.radius / pixel_size
+        for _ in range(30):
+            c = np.array([rng.uniform(0, cols - 1), rng.uniform(0, rows - 1)])
+            if len(centers) and (np.hypot(*(centers - c).T) < 0.8 * (radii + r)).any():
+                continue
+            out[j] = c
+            break
+    return out
 
 
 def _element_table(molecules: list[Molecule]) -> tuple[list[str], list[np.ndarray]]:
@@ -259,6 +300,13 @@ def simulate_micrograph(config: MicrographConfig, rng: np.random.Generator, name
     rotations = random_rotations(max(len(centers), 1), rng)
 
     signal = particle_contrast(molecules, mol_index, rotations, centers, shape, p, ctf, config.atom_bfactor)
+    n_junk = int(rng.poisson(config.junk_per_micrograph))
+    junk = [make_junk(molecules[int(rng.integers(len(molecules)))], rng) for _ in range(n_junk)]
+    junk_xy = place_junk(shape, rng, junk, p, centers, radii[mol_index])
+    placed = ~np.isnan(junk_xy[:, 0])
+    junk, junk_xy = [j for j, ok in zip(junk, placed) if ok], junk_xy[placed]
+    junk_img = (particle_contrast(junk, np.arange(len(junk)), random_rotations(len(junk), rng), junk_xy, shape, p,
+                                  ctf, config.atom_bfactor) if junk else 0.0)
     footprint = footprint_mask(shape, centers, radii[mol_index])
     if footprint.any():
         sigma = noise_sigma(signal, footprint, config.snr)
@@ -280,7 +328,7 @@ def simulate_micrograph(config: MicrographConfig, rng: np.random.Generator, name
             scale = texture[on_carbon].std() if on_carbon.any() else texture.std()
             background += config.carbon_texture * sigma * texture / max(scale, 1e-12)
 
-    image = (1.0 + signal + noise + background).astype(np.float32)
+    image = (1.0 + signal + junk_img + noise + background).astype(np.float32)
     angles = rotations.as_euler("ZYZ", degrees=True)[: len(centers)]
     truth = pd.DataFrame({
         "image_name": name,
@@ -298,6 +346,8 @@ def simulate_micrograph(config: MicrographConfig, rng: np.random.Generator, name
         "noise_sigma": sigma,
         "contaminations": blobs,
         "carbon": carbon_info,
+        "junk": [{"x": float(x), "y": float(y), "kind": j.name.rsplit("_", 1)[1],
+                  "radius": float(j.radius / p)} for j, (x, y) in zip(junk, junk_xy)],
         "snr_measured": float(signal[footprint].var() / noise.var()) if footprint.any() else None,
     }
     return SimulatedMicrograph(name=name, image=image, truth=truth, ctf=ctf, signal=signal, noise=noise,
