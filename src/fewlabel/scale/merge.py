@@ -27,3 +27,21 @@ def concat_tables(parts: Iterable, empty=None):
             empty = empty_picks(score=True)
         return empty
     return pd.concat(tables, ignore_index=True)
+
+
+def concat_stacks(parts: Iterable[tuple]):
+    """Concatenate ``(images, metadata, pixel size)`` parts in order -> ``(images, metadata, pixel size)``.
+
+    ``pixel size`` is the first one known (None if none); an empty input gives ``(None, None, None)``.
+    """
+    import numpy as np
+    import pandas as pd
+
+    images, metas, pixel_size = [], [], None
+    for im, meta, ps in parts:
+        images.append(im)
+        metas.append(meta)
+        pixel_size = pixel_size or ps
+    if not images:
+        return None, None, None
+    return np.concatenate(images), pd.concat(metas, ignore_index=True), pixel_size

@@ -72,16 +72,28 @@ class ParticlesExtractTask:
         return images, meta, mic.pixel_size
 
 
-def _stack_images(path: str):
+class _Stack:
     """Images of a particle stack: a read-only memory map for .mrcs/.mrc (pages read on demand)."""
-    import mrcfile
 
-    from fewlabel.io.stacks import read_stack
+    def __init__(self, path: str):
+        import mrcfile
 
-    if Path(path).suffix.lower() in (".mrcs", ".mrc"):
-        data = mrcfile.mmap(path, mode="r", permissive=True).data
-        return data if data.ndim == 3 else data[None]
-    return read_stack(path)[0]
+        from fewlabel.io.stacks import read_stack
+
+        self._mrc = None
+        if Path(path).suffix.lower() in (".mrcs", ".mrc"):
+            self._mrc = mrcfile.mmap(path, mode="r", permissive=True)  # kept open: the map needs it
+            data = self._mrc.data
+            self.images = data if data.ndim == 3 else data[None]
+        else:
+            self.images = read_stack(path)[0]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def _stack(path: str) -> _Stack:
+    return worker_cached(("stack", file_key(path)), lambda: _Stack(path))
 
 
 @dataclass(frozen=True)
@@ -102,9 +114,14 @@ class EmbedTask:
         device = _device(self.device)
         model, _ = worker_cached(("classify2d", file_key(self.model_path), device),
                                  lambda: load_model(self.model_path, device))
-        images = worker_cached(("stack", file_key(self.particles)), lambda: _stack_images(self.particles))
         start, stop = rows
-        return embed(model, np.asarray(images[start:stop], dtype=np.float32), self.batch_size, device)
+        images = np.array(_stack(self.particles).images[start:stop], dtype=np.float32)  # a copy: maps are read-only
+        return embed(model, images, self.batch_size, device)
+
+
+def stack_rows(path: str | os.PathLike) -> int:
+    """Number of particles in a stack (header only for .mrcs/.mrc)."""
+    return len(_Stack(str(path)))
 
 
 def row_chunks(n: int, chunk: int) -> list[tuple[str, tuple[int, int]]]:
