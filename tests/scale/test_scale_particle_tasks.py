@@ -57,3 +57,43 @@ def test_embed_task_in_row_chunks_equals_one_pass(tmp_path):
     parts = _run(items, EmbedTask(str(tmp_path / "emb.pt"), str(tmp_path / "p.mrcs"), device="cpu"), tmp_path,
                  "chunks")
     np.testing.assert_allclose(np.concatenate(parts), embed(model, stack), rtol=1e-5, atol=1e-6)
+
+
+def test_scaled_particles_and_embed_commands_write_what_the_cli_writes(tmp_path, cli_runner):
+    import torch
+
+    from fewlabel.checkpoint import save_checkpoint
+    from fewlabel.classify2d.models import EmbeddingNet
+    from fewlabel.io.picks import write_picks
+    from fewlabel.io.stacks import read_stack
+    from fewlabel.scale.commands import classify2d_embed, particles_extract
+
+    rng = np.random.default_rng(3)
+    mics = tmp_path / "mics"
+    mics.mkdir()
+    for i in range(3):
+        write_micrograph(mics / f"m{i}.mrc", rng.normal(size=(96, 96)).astype(np.float32), pixel_size=2.0)
+    picks = pd.DataFrame({"image_name": ["m1", "m0", "m1", "m2", "m0", "m2", "m1"],
+                          "x_coord": [20.0, 40, 70, 30, 60, 48, 50], "y_coord": [20.0, 30, 40, 50, 60, 48, 70]})
+    write_picks(picks, tmp_path / "picks.tsv")
+    code, _, err = cli_runner("particles", "extract", "--micrographs", mics, "--picks", tmp_path / "picks.tsv",
+                              "--box", 32, "--downsample", 2, "-o", tmp_path / "cli.mrcs")
+    assert code == 0, err
+    cli_images, cli_meta, cli_ps = read_stack(tmp_path / "cli.mrcs")
+    images, meta = particles_extract({f"m{i}": mics / f"m{i}.mrc" for i in range(3)}, picks, tmp_path / "s.mrcs",
+                                     ScaleSpec(), box=32, downsample=2, log=lambda m: None)
+    got_images, got_meta, got_ps = read_stack(tmp_path / "s.mrcs")
+    assert got_ps == pytest.approx(cli_ps) == pytest.approx(4.0) and len(got_images) == len(cli_images) == 7
+    np.testing.assert_allclose(got_images, cli_images, rtol=1e-5, atol=1e-5)
+    pd.testing.assert_frame_equal(got_meta, cli_meta)
+
+    torch.manual_seed(0)
+    model = EmbeddingNet(box=16, dim=8, width=4, depth=2, rot_pool=1).eval()
+    save_checkpoint(tmp_path / "emb.pt", "classify2d", {"model": model.config()}, model.state_dict())
+    code, _, err = cli_runner("classify2d", "embed", "--model", tmp_path / "emb.pt", "--particles",
+                              tmp_path / "cli.mrcs", "--device", "cpu", "-o", tmp_path / "cli.npy")
+    assert code == 0, err
+    emb = classify2d_embed(tmp_path / "emb.pt", tmp_path / "cli.mrcs", tmp_path / "s.npy", ScaleSpec(), device="cpu",
+                           chunk=3, log=lambda m: None)
+    np.testing.assert_allclose(np.load(tmp_path / "s.npy"), np.load(tmp_path / "cli.npy"), rtol=1e-5, atol=1e-6)
+    assert emb.shape == (7, 8)

@@ -5,12 +5,11 @@ import pandas as pd
 import pytest
 
 from fewlabel.io.micrographs import write_micrograph
-from fewlabel.io.picks import read_picks, write_picks
+from fewlabel.io.picks import read_picks
 from fewlabel.scale.cluster import ScaleSpec
-from fewlabel.scale.merge import concat_tables
-from fewlabel.scale.parts import TableCodec
-from fewlabel.scale.runner import run_scaled
-from fewlabel.scale.tasks import PickExtractTask, cached_picker
+from fewlabel.scale.commands import pick_extract
+from fewlabel.scale.runner import ItemsFailedError
+from fewlabel.scale.tasks import cached_picker
 
 
 def _blob_micrographs(folder, n=4, size=96, per_image=8, seed=0):
@@ -54,14 +53,27 @@ def test_scaled_pick_extract_equals_the_cli(trained, tmp_path, cli_runner):
     assert code == 0, err
     reference = read_picks(tmp_path / "cli.tsv")
     assert len(reference) > 0 and reference["image_name"].nunique() == 4
-    items = [(p.stem, p) for p in sorted(mics.glob("*.mrc"))]
+    paths = sorted(mics.glob("*.mrc"))
     for spec, out in ((ScaleSpec(), "inproc.tsv"), (ScaleSpec(workers=2), "dask.tsv")):
-        summary = run_scaled(items, PickExtractTask(str(model), device="cpu"), codec=TableCodec(),
-                             parts_dir=tmp_path / f"{out}.parts", spec=spec, run_key={"model": str(model)},
-                             finish=lambda parts, out=out: write_picks(concat_tables(parts), tmp_path / out),
-                             progress=False, log=lambda m: None)
-        assert summary.computed == 4 and not summary.failures
+        picks = pick_extract(paths, model, tmp_path / out, spec, device="cpu", radius=8.0, log=lambda m: None)
+        assert len(picks) == len(reference)
         assert (tmp_path / out).read_bytes() == (tmp_path / "cli.tsv").read_bytes(), spec
+        assert not (tmp_path / f"{out}.parts").exists()
+
+
+def test_unreadable_micrograph_fails_alone(trained, tmp_path):
+    import shutil
+
+    model, mics = trained
+    for p in mics.glob("*.mrc"):
+        shutil.copy(p, tmp_path / p.name)
+    (tmp_path / "m2.mrc").write_bytes(b"garbage, not an MRC file")
+    paths = sorted(tmp_path.glob("*.mrc"))
+    with pytest.raises(ItemsFailedError, match="1 of 4 micrographs failed \\(m2: ") as err:
+        pick_extract(paths, model, tmp_path / "out.star", ScaleSpec(), device="cpu", log=lambda m: None)
+    assert err.value.failures[0][0] == "m2"
+    written = read_picks(tmp_path / "out.star")
+    assert sorted(written["image_name"].unique()) == ["m0", "m1", "m3"]  # the others are merged and written
 
 
 def test_picker_is_cached_per_process_and_reloaded_when_the_file_changes(trained, tmp_path):
