@@ -12,17 +12,21 @@ import numpy as np
 
 
 def ice_gradient(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """A smooth zero-mean field with peak-to-peak 1: a random linear ramp plus a very
-    low-frequency random surface (ice thickness varying across the hole)."""
-    from scipy import ndimage
-
+    """A smooth zero-mean field with peak-to-peak 1: a random linear ramp plus a random
+    trigonometric surface of at most two periods across the image (ice thickness varying across
+    the hole). Built separably (``Ry @ C @ Rx.T``), so it costs almost nothing."""
     rows, cols = shape
-    rr, cc = np.mgrid[0:rows, 0:cols].astype(np.float64)
+    y = np.arange(rows) / rows
+    x = np.arange(cols) / cols
+
+    def basis(t: np.ndarray) -> np.ndarray:
+        return np.column_stack([np.ones_like(t), np.cos(2 * np.pi * t), np.sin(2 * np.pi * t),
+                                np.cos(4 * np.pi * t), np.sin(4 * np.pi * t)])
+
+    coef = rng.standard_normal((5, 5)) / (1 + np.add.outer(np.arange(5) // 2, np.arange(5) // 2))
+    smooth = basis(y) @ coef @ basis(x).T
     angle = rng.uniform(0, 2 * np.pi)
-    ramp = (np.cos(angle) * cc / cols + np.sin(angle) * rr / rows)
-    coarse = rng.standard_normal((4, 4))
-    smooth = ndimage.zoom(coarse, (rows / 4, cols / 4), order=3, mode="nearest", grid_mode=True)
-    smooth = smooth[:rows, :cols]
+    ramp = np.add.outer(np.sin(angle) * y, np.cos(angle) * x)
     field = ramp / max(np.ptp(ramp), 1e-9) + rng.uniform(0.3, 1.0) * smooth / max(np.ptp(smooth), 1e-9)
     field -= field.mean()
     return field / max(np.ptp(field), 1e-9)

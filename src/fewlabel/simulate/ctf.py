@@ -11,6 +11,7 @@ micrograph shows ``1 - 2 · IFT[CTF · E · Φ]`` (particles dark), see :func:`a
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -86,11 +87,27 @@ def ctf_from_frequencies(kx: np.ndarray, ky: np.ndarray, params: CTFParams,
     return out
 
 
+@lru_cache(maxsize=16)
+def _polar_grid(shape: tuple[int, int], pixel_size: float, real: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``k²``, ``cos 2θ`` and ``sin 2θ`` on an (r)fft grid; cached, every micrograph reuses it."""
+    kx, ky = frequency_grid(shape, pixel_size, real=real)
+    theta = np.arctan2(ky, kx)
+    return kx**2 + ky**2, np.cos(2 * theta), np.sin(2 * theta)
+
+
 def ctf_2d(shape: tuple[int, int], pixel_size: float, params: CTFParams, real: bool = True,
            envelope: bool = True) -> np.ndarray:
     """The CTF on the (r)fft grid of an image of ``shape`` (DC at index [0, 0])."""
-    kx, ky = frequency_grid(shape, pixel_size, real=real)
-    return ctf_from_frequencies(kx, ky, params, envelope=envelope)
+    k2sq, cos2, sin2 = _polar_grid((int(shape[0]), int(shape[1])), float(pixel_size), real)
+    k1, k2, k3 = _chi_terms(params)
+    a = np.deg2rad(params.astigmatism_angle)
+    dfu, dfv = params.defocus_u, params.defocus_v
+    # cos 2(θ - a) = cos 2θ cos 2a + sin 2θ sin 2a
+    df = 0.5 * (dfu + dfv) + 0.5 * (dfu - dfv) * (cos2 * np.cos(2 * a) + sin2 * np.sin(2 * a))
+    out = np.sin(k1 * df * k2sq - k2 * k2sq**2 + k3)
+    if envelope:
+        out *= np.exp(-params.bfactor * k2sq / 4.0)
+    return out
 
 
 def ctf_zeros(params: CTFParams, n: int = 5, angle: float | None = None) -> np.ndarray:
