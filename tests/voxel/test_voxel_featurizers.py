@@ -16,18 +16,19 @@ def grids():
     return (rng.random((70, 8, 8, 8)) > 0.8).astype(np.uint8)
 
 
-def test_incremental_pca_recovers_the_low_rank_subspace():
+def test_streaming_pca_recovers_the_low_rank_subspace():
     from sklearn.decomposition import PCA
 
     rng = np.random.default_rng(1)
     basis = rng.normal(size=(3, 8 ** 3))
     X = (rng.normal(size=(70, 3)) * [5, 3, 2]) @ basis + 0.01 * rng.normal(size=(70, 8 ** 3))
     X = X.reshape(70, 8, 8, 8).astype(np.float32)
-    inc = PCAFeaturizer(n_components=3, batch_size=16).fit(X)  # 5 partial fits, the small last one folded
+    inc = PCAFeaturizer(n_components=3, batch_size=16).fit(X)  # 5 batches per pass
     full = PCA(n_components=3).fit(X.reshape(70, -1))
-    overlap = np.linalg.svd(inc.pca_.components_ @ full.components_.T, compute_uv=False)
+    overlap = np.linalg.svd(inc.components_ @ full.components_.T, compute_uv=False)
     assert overlap.min() > 0.99
     assert inc.transform(X).shape == (70, 3)
+    np.testing.assert_allclose(inc.explained_variance_, full.explained_variance_, rtol=1e-3)
 
 
 def test_kmeans_triangle_encoding_is_sparse_and_nonnegative(grids):
