@@ -16,6 +16,16 @@ from pathlib import Path
 from fewlabel.errors import InputError
 
 
+def _default_mode() -> int:
+    """Permissions a plain ``open()`` would give a new file: 0o666 minus the process umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _default_mode()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
@@ -31,6 +41,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _FILE_MODE)  # mkstemp makes 0600 files; outputs are meant to be shared
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

@@ -30,3 +30,13 @@ def test_check_not_input(tmp_path):
     with pytest.raises(InputError, match="refusing to overwrite"):
         check_not_input(src, [src])
     check_not_input(tmp_path / "out.star", [src])  # a different file is fine
+
+
+def test_outputs_get_normal_permissions_not_mkstemp_0600(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    write_text_atomic(tmp_path / "out.tsv", "x\n")
+    mode = (tmp_path / "out.tsv").stat().st_mode & 0o777
+    assert mode == 0o666 & ~mask
