@@ -130,7 +130,7 @@ def run_items(items: Items, task: Callable[[Any], Any], store: PartStore, spec: 
     if hasattr(items, "__len__"):
         n = len(items)
         total = n if spec.shard is None else len(range(spec.shard.index - 1, n, spec.shard.count))
-    bar = tqdm(total=total, desc=what, unit=what[:3] if what.endswith("s") else "it", disable=not progress,
+    bar = tqdm(total=total, desc=what, unit=what.rstrip("s") or "it", disable=not progress,
                file=sys.stderr)
 
     def record(name: str, error: str | None) -> None:
