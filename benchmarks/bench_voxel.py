@@ -105,10 +105,27 @@ def _summary(rows: list[dict]) -> list[dict]:
     return out
 
 
+def off_to_grid_iou() -> float | None:
+    """IoU of our OFF -> 30^3 grid for ModelNet's toilet_0345 against its reference binvox."""
+    from fewlabel.io.pointclouds import read_binvox, read_off
+    from fewlabel.voxel.voxelize import voxel_iou, voxelize_mesh
+
+    folder = (Path(__file__).resolve().parents[2] / "shared" / "data" / "modelnet10" / "off_samples"
+              / "ModelNet10" / "toilet" / "test")
+    if not (folder / "toilet_0345.off").exists():
+        return None
+    v, f = read_off(folder / "toilet_0345.off")
+    ref, _, _ = read_binvox(folder / "toilet_0345_30.binvox")
+    return voxel_iou(voxelize_mesh(v, f, 30, padding=0, fill=True), ref)
+
+
 def _markdown(rows: list[dict], args) -> str:
+    iou = off_to_grid_iou()
     lines = [f"# Voxel benchmark ({platform.node()}, {os.cpu_count()} CPUs, torch threads {args.threads})", "",
              f"Seeds per cell as listed; epochs fae/cae {args.epochs_ae}, cnn {args.epochs_cnn}. "
-             "Accuracy on the held-out test set, mean ± sd over seeds.", "",
+             "Accuracy on the held-out test set, mean ± sd over seeds.",
+             "" if iou is None else f"OFF -> 30^3 grid check: toilet_0345 voxel IoU vs reference binvox = {iou:.3f}.",
+             "",
              "| setting | method | labeled | unlabeled | epochs | accuracy (%) | seeds | fit (s) | peak MB | target |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for s in _summary(rows):

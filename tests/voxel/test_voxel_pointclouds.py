@@ -116,3 +116,5 @@ def test_shared_smlm_files_read():
     assert cloud.shape == (12716, 3) and np.ptp(cloud[:, 2]) > 0
     picked = read_pointclouds(shared_path("smlm_pointclouds", "picasso_dnapaint", "raw_movie_locs_picked.hdf5"))
     assert len(picked) == 9
+    origami = read_pointclouds(shared_path("smlm_pointclouds", "tud_origami_dnapaint", "tud_dol30.npz"))
+    assert len(origami) == 549 and all(np.all(c[:, 2] == 0) for c in origami.values())
