@@ -85,6 +85,8 @@ def main(argv=None) -> int:
                       f"fit {r['fit_s']:.0f} s  peak {r['peak_mb']:.0f} MB", flush=True)
                 rows.append(r)
                 _write(rows, args, out_json, stem)
+    if rows:
+        _write(rows, args, out_json, stem)  # re-render (e.g. after an interrupted run)
     print(_markdown(rows, args))
     return 0
 
