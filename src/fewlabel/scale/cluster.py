@@ -127,7 +127,8 @@ def open_client(spec: ScaleSpec, log: Callable[[str], None] = print) -> Iterator
         from distributed import LocalCluster
 
         cluster = LocalCluster(n_workers=spec.workers, threads_per_worker=spec.threads_per_worker, processes=True,
-                               host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+                               host="127.0.0.1", dashboard_address=":0", scheduler_kwargs={"dashboard": False},
+                               silence_logs=logging.ERROR)  # any free port: no clash with another cluster
         log(f"started a local Dask cluster: {spec.workers} worker process(es) x {spec.threads_per_worker} thread(s)")
     else:
         cluster = _slurm_cluster(spec.slurm)
