@@ -63,3 +63,21 @@ def test_tile_sampler_aligns_inputs_and_labels():
     big = TileSampler([mask.astype(np.float32)], [mask], rf=31, tile=8, rng=rng)
     xb, pb, _ = big.sample(1, 1)
     assert model(torch.from_numpy(xb)).shape == pb.shape
+
+
+def test_tile_sampler_augmentation_is_a_symmetry_of_the_same_tiles():
+    mask = positive_mask((50, 60), np.array([[10, 20], [55, 45], [30, 8]]), 3)
+    image = mask.astype(np.float32) + np.linspace(0, 0.4, 60, dtype=np.float32)[None]  # asymmetric
+    plain = TileSampler([image], [mask], rf=7, tile=8, rng=np.random.default_rng(1))
+    aug = TileSampler([image], [mask], rf=7, tile=8, rng=np.random.default_rng(1), augment=True)
+    x0, p0, u0 = plain.sample(8, 24)
+    x1, p1, u1 = aug.sample(8, 24)
+    assert np.array_equal(x1[:, 0, 3:11, 3:11] > 0.5, p1)  # labels still sit under their pixels
+    changed = 0
+    for k in range(len(x0)):
+        variants = [(a, b, c) for a in (x0[k, 0], x0[k, 0].T) for b in (False, True) for c in (False, True)]
+        imgs = [(v[::-1] if b else v)[:, ::-1] if c else (v[::-1] if b else v) for v, b, c in variants]
+        assert any(np.array_equal(x1[k, 0], im) for im in imgs)
+        assert p1[k].sum() == p0[k].sum() and u1[k].sum() == u0[k].sum()
+        changed += not np.array_equal(x1[k, 0], x0[k, 0])
+    assert changed > len(x0) // 2

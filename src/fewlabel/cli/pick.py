@@ -63,14 +63,15 @@ def _torch_setup(device: str) -> str:
 @click.option("--normalize", type=click.Choice(["robust", "gmm", "none"]), default="robust", show_default=True)
 @click.option("--max-micrographs", type=int, default=200, show_default=True,
               help="Use at most this many micrographs (all labeled ones first, then a seeded sample).")
-@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--lr", type=float, default=5e-4, show_default=True, help="Adam learning rate.")
+@click.option("--no-augment", is_flag=True, help="Turn off random flips/transpositions of training tiles.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--resume", is_flag=True, help="Continue from MODEL.last.pt written by an earlier run.")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Model file (.pt).")
 def train(micrographs, picks_path, radius, expected, pi, downsample, objective, autoencoder, model_name,
           epochs, steps_per_epoch, particle_radius, validation_fraction, normalize, max_micrographs, lr,
-          seed, device, resume, output):
+          no_augment, seed, device, resume, output):
     """Train a picker from labeled positives and unlabeled micrographs."""
     import numpy as np
     import torch
@@ -123,7 +124,7 @@ def train(micrographs, picks_path, radius, expected, pi, downsample, objective, 
     click.echo(f"pi = {pi:.4g}" + (f" (from --expected {expected:g} and --radius {radius:g})" if expected else ""))
     config = TrainConfig(radius=radius, pi=pi, downsample=factor, normalize=normalize, model=model_name,
                          objective=objective, autoencoder=autoencoder, epochs=epochs,
-                         steps_per_epoch=steps_per_epoch, lr=lr, nms_radius=particle_radius, seed=seed,
+                         steps_per_epoch=steps_per_epoch, lr=lr, augment=not no_augment, nms_radius=particle_radius, seed=seed,
                          extra={"expected": expected, "micrographs": str(micrographs), "picks": str(picks_path)})
     validation = split_validation(names, labeled_ds, validation_fraction, np.random.default_rng(seed))
     if not validation:

@@ -44,8 +44,8 @@ class TileSampler:
     """
 
     def __init__(self, images: list[np.ndarray], masks: list[np.ndarray], rf: int, tile: int,
-                 rng: np.random.Generator):
-        self.rf, self.tile, self.rng = rf, tile, rng
+                 rng: np.random.Generator, augment: bool = False):
+        self.rf, self.tile, self.rng, self.augment = rf, tile, rng, augment
         self.p = (rf - 1) // 2
         t = tile - 1
         self.images = [np.pad(im, self.p + t).astype(np.float32) for im in images]
@@ -87,4 +87,27 @@ class TileSampler:
             xs.append(x)
             ps.append(pos)
             us.append(valid & ~pos)
-        return np.stack(xs)[:, None], np.stack(ps), np.stack(us)
+        x, p, u = np.stack(xs)[:, None], np.stack(ps), np.stack(us)
+        if self.augment:
+            x, p, u = self._dihedral(x, p, u)
+        return x, p, u
+
+    def _dihedral(self, x: np.ndarray, p: np.ndarray, u: np.ndarray):
+        """Apply one random symmetry of the square (flips, transposition) to each tile.
+
+        Particles lie in every in-plane orientation and micrograph noise is isotropic, so these
+        8 symmetries are free extra labeled examples. Input and label maps share the centre
+        (output pixel ``i`` sees input pixels ``i .. i + rf - 1``), so the same flip keeps them aligned.
+        """
+        x, p, u = x.copy(), p.copy(), u.copy()
+        codes = self.rng.integers(8, size=len(x))
+        for k, code in enumerate(codes):
+            xi, pk, uk = x[k, 0], p[k], u[k]
+            if code & 1:
+                xi, pk, uk = xi[:, ::-1], pk[:, ::-1], uk[:, ::-1]
+            if code & 2:
+                xi, pk, uk = xi[::-1], pk[::-1], uk[::-1]
+            if code & 4:
+                xi, pk, uk = xi.T, pk.T, uk.T
+            x[k, 0], p[k], u[k] = xi, pk, uk
+        return x, p, u

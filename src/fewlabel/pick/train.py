@@ -52,7 +52,8 @@ class TrainConfig:
     positive_tiles: int = 4
     random_tiles: int = 4
     binomial_group: int = 256
-    lr: float = 1e-3
+    lr: float = 5e-4
+    augment: bool = True
     weight_decay: float = 0.0
     nms_radius: float | None = None
     seed: int = 0
@@ -86,8 +87,15 @@ def split_validation(names: list[str], labeled: pd.DataFrame, fraction: float,
 
 
 def validation_auprc(model, images: list[np.ndarray], truth: list[np.ndarray], radius: float,
-                     device: str) -> float:
-    """Pick AUPRC on held-out labeled micrographs (prepared frame, NMS and match radius ``radius``)."""
+                     device: str, expected: float | None = None) -> dict[str, float]:
+    """Pick AUPRC on held-out labeled micrographs (prepared frame, NMS and match radius ``radius``).
+
+    Only SOME particles of a micrograph are labeled, so every unlabeled true particle counts as a
+    false pick and ``val_auprc`` is far below the AUPRC against complete truth. If the labeled
+    particles are a random sample of the ``expected`` per micrograph, recall is unbiased and
+    precision is scaled by the labeled fraction c, so ``val_auprc_est = val_auprc / c`` (at most 1)
+    estimates the AUPRC over all particles. Best-epoch selection uses ``val_auprc`` (same order).
+    """
     rows, true_rows = [], []
     for k, (im, xy) in enumerate(zip(images, truth)):
         s = score_map(model, torch.from_numpy(im).to(device)).cpu().numpy()
@@ -95,7 +103,12 @@ def validation_auprc(model, images: list[np.ndarray], truth: list[np.ndarray], r
         rows.append(pd.DataFrame({"image_name": str(k), "x_coord": pxy[:, 0], "y_coord": pxy[:, 1],
                                   "score": vals}))
         true_rows.append(pd.DataFrame({"image_name": str(k), "x_coord": xy[:, 0], "y_coord": xy[:, 1]}))
-    return metrics.evaluate_picks(pd.concat(rows), pd.concat(true_rows), radius).auprc
+    auprc = metrics.evaluate_picks(pd.concat(rows), pd.concat(true_rows), radius).auprc
+    out = {"val_auprc": auprc}
+    if expected:
+        labeled_fraction = min(1.0, sum(len(t) for t in truth) / (expected * len(images)))
+        out["val_auprc_est"] = min(1.0, auprc / labeled_fraction)
+    return out
 
 
 def _rng_state(rng: np.random.Generator) -> str:
@@ -130,6 +143,9 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
         raise InputError(None, "no labeled picks on any training micrograph")
     val_images = [images[names.index(n)] for n in validation]
     val_truth = [by_name[n] for n in validation]
+    # particles per validation micrograph implied by pi (pi x area / positive-disk area)
+    expected_per_image = (config.pi * float(np.mean([im.size for im in val_images])) / float(nms.disk(r_ds).sum())
+                          if val_images else None)
 
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -157,7 +173,7 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
         best = state["best"]
         start_epoch = state["epoch"]
         log(f"resuming from {last_path(output)} after epoch {start_epoch} (best validation AUPRC {best:.4f})")
-    sampler = TileSampler([images[i] for i in train_idx], masks, rf, tile, rng)
+    sampler = TileSampler([images[i] for i in train_idx], masks, rf, tile, rng, augment=config.augment)
 
     def save_last(epoch: int) -> None:
         state = {"epoch": epoch, "optimizer": opt.state_dict(), "numpy_rng": _rng_state(rng),
@@ -199,13 +215,15 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
             record = {"epoch": epoch + 1, "loss": float(np.mean(losses))}
             if val_images:
                 model.eval()
-                record["val_auprc"] = validation_auprc(model, val_images, val_truth,
-                                                       config.nms_radius_orig / ds, device)
+                record.update(validation_auprc(model, val_images, val_truth, config.nms_radius_orig / ds,
+                                               device, expected_per_image))
             history.append(record)
             score = record.get("val_auprc", float(epoch))  # without validation keep the last
             msg = f"epoch {epoch + 1}/{config.epochs} loss={record['loss']:.4f}"
             if "val_auprc" in record:
-                msg += f" val_auprc={record['val_auprc']:.4f}"
+                msg += f" val_auprc={record['val_auprc']:.4f} (labeled particles only)"
+                if "val_auprc_est" in record:
+                    msg += f" est. over all particles ~{record['val_auprc_est']:.2f}"
             if score > best:
                 best = score
                 save_best(epoch + 1, record.get("val_auprc", float("nan")))

@@ -46,7 +46,10 @@ def training_curve_figure(history: Sequence[Mapping[str, float]], title: str = "
     ax.set_ylabel("training loss", color="#1f77b4")
     if "val_auprc" in h.columns:
         ax2 = ax.twinx()
-        ax2.plot(h["epoch"], h["val_auprc"], "s-", color="#d62728", label="validation AUPRC")
+        ax2.plot(h["epoch"], h["val_auprc"], "s-", color="#d62728", label="labeled particles only")
+        if "val_auprc_est" in h.columns:  # PU estimate over all particles (see pick.train.validation_auprc)
+            ax2.plot(h["epoch"], h["val_auprc_est"], "^--", color="#ff9896", label="estimate, all particles")
+        ax2.legend(loc="lower right", fontsize=8)
         ax2.set_ylabel("validation AUPRC", color="#d62728")
         ax2.set_ylim(0, 1)
         best = h["val_auprc"].idxmax()
