@@ -63,7 +63,12 @@ def particles_extract(paths: Mapping[str, Path], picks, output: str | os.PathLik
     groups = picks.groupby("image_name", sort=False)
     items = [(name, (paths[name], group)) for name, group in groups]
     task = ParticlesExtractTask(box=box, downsample=downsample, edge=edge, normalize=normalize)
-    key = {"picks": int(len(picks)), "box": box, "downsample": downsample, "edge": edge, "normalize": normalize}
+    import hashlib
+
+    import pandas as pd
+
+    digest = hashlib.sha1(pd.util.hash_pandas_object(picks, index=False).to_numpy().tobytes()).hexdigest()
+    key = {"picks": digest, "box": box, "downsample": downsample, "edge": edge, "normalize": normalize}
     return run_scaled(items, task, codec=PickleCodec(), parts_dir=parts_dir_for(output), spec=scale, finish=finish,
                       run_key=key, log=log).result
 
