@@ -4,6 +4,10 @@
   ``K`` particles, each randomly augmented; triplets come from the miner (labels = classes).
 - self-supervised: no labels. Each batch holds ``B`` particles, each seen in ``views`` augmented
   copies; copies of one particle are positives, other particles negatives (labels = particle index).
+  With ``split_views`` (default) the copies are made from two interleaved pixel sub-lattices of the
+  particle (even rows/columns and odd rows/columns, Neighbor2Neighbor-style): they share the signal
+  but not the pixel noise, so on noisy data the network cannot pair views by their common noise and
+  must match the particle itself. Embedding uses the whole image.
 
 Validation: a held-out part of the particles scored with fixed-seed augmentations after every epoch;
 training stops when the validation loss has not improved for ``patience`` epochs and the best weights
@@ -51,6 +55,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     batch_size: int = 64             # particles per batch
     views: int = 2                   # self-supervised: augmented copies per particle
+    split_views: bool = True         # self-supervised: copies from disjoint pixel sub-lattices
     epochs: int = 30
     steps_per_epoch: int | None = None
     patience: int = 5
@@ -123,10 +128,12 @@ def _instance_batches(idx: np.ndarray, batch: int, steps: int, rng: np.random.Ge
 
 
 def _batch_loss(model, x, labels_t, cfg: TrainConfig, gen: torch.Generator, supervised: bool):
+    """Loss of one batch; ``x`` is ``[n, 1, s, s]``, or ``[n, 2, s, s]`` (two sub-lattice images) for split views."""
     if supervised:
         views, lab = augment(x, cfg.augment, gen), labels_t
     else:
-        views = torch.cat([augment(x, cfg.augment, gen) for _ in range(cfg.views)])
+        src = [x[:, i % x.shape[1]][:, None] for i in range(cfg.views)]
+        views = torch.cat([augment(v, cfg.augment, gen) for v in src])
         lab = torch.arange(len(x), device=x.device).repeat(cfg.views)
     emb = model(views)
     return mined_triplet_loss(emb, lab, cfg.margin, cfg.miner, generator=gen)
@@ -191,7 +198,11 @@ def train_embedding(
     torch.manual_seed(cfg.seed)
     model = build_model(model_cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    x_all = prepare_images(images, size)
+    if not supervised and cfg.split_views and box >= 8:
+        x_all = torch.cat([prepare_images(images[:, 0::2, 0::2], size),
+                           prepare_images(images[:, 1::2, 1::2], size)], dim=1)
+    else:
+        x_all = prepare_images(images, size)
 
     rng = np.random.default_rng(cfg.seed)
     if supervised:
