@@ -1,16 +1,25 @@
 """Benchmark: fewlabel vs Topaz (topaz-em) on the same micrographs, labels, downsampling and radius.
 
 Topaz is installed into its own venv under benchmarks/work/topaz-venv (gitignored): torch==2.13.0
-first, then torchvision 0.28.x (it pins that torch) and topaz-em. Topaz runs as users run it
-(`topaz preprocess`, `topaz train`, `topaz extract`), with ``--pi`` passed explicitly (its ``-n``
-over-estimates pi ~7x) and both with its bundled pretrained initialisation (default) and
-``--no-pretrained``. Its picks are scored with fewlabel's evaluator; wall times of train and
-extract are reported for both tools. crYOLO/Gautomatch/CASSPER picks on the real set are added
-as fixed, unscored reference rows (precision/recall points; their y axis is flipped).
+first (the CPU wheel), then torchvision 0.28.x (it pins that torch) and topaz-em. With the CPU torch
+build ``import torchvision`` fails ("operator torchvision::nms does not exist": its compiled ops
+are for the CUDA build), so Topaz is started through a tiny launcher that declares the two op
+schemas torchvision's fake-tensor registrations need; Topaz itself only uses torchvision's
+pure-Python image transforms. Topaz runs as users run it (`topaz preprocess`, `topaz train`,
+`topaz extract`) with ``--pi`` passed explicitly (its ``-n`` over-estimates pi ~7x), both with its
+bundled pretrained initialisation (default) and ``--no-pretrained``.
 
-    python benchmarks/bench_pick_topaz.py --dataset real --labels 100 --epochs 10 --epoch-size 1000
-    python benchmarks/bench_pick_topaz.py --dataset sim --labels 10,100 --epochs 3 --epoch-size 100  # reduced
-Writes benchmarks/results/bench_pick_topaz.{json,md}.
+Same CPU-time budget: fewlabel trains first (wall time T, reading and preparing its micrographs
+included); Topaz then trains with its default minibatches (256 crops, lr 2e-4) for at most T
+seconds of wall time (``timeout``), saving a model every ``--topaz-epoch-size`` updates, and
+the last saved model is used. Its preprocessing time is reported in train_s on top. Both tools
+extract from the test micrographs on disk; picks are scored with fewlabel's evaluator.
+crYOLO/Gautomatch/CASSPER picks on the real set are fixed, unscored reference rows
+(precision/recall points; their y axis is flipped: y = 4096 - y_star, see SOURCE.md).
+
+    python benchmarks/bench_pick_topaz.py --dataset real --labels 10,100,1000
+    python benchmarks/bench_pick_topaz.py --dataset sim --labels 100 --epochs 4 --steps 40  # reduced
+Writes benchmarks/results/bench_pick_topaz_<dataset>.{json,md}.
 """
 
 from __future__ import annotations
@@ -27,60 +36,93 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pick_objectives import (REAL, REPO, RESULTS, markdown_table, real_dataset,  # noqa: E402
-                                   run_fewlabel, simulated_dataset)
+from bench_pick_objectives import (REAL, REPO, RESULTS, default_downsample, labeled_subset,  # noqa: E402
+                                   markdown_table, real_dataset, run_fewlabel, simulated_dataset)
 
 VENV = REPO / "benchmarks" / "work" / "topaz-venv"
+LAUNCHER = """
+import sys, torch
+try:
+    torch.ops.torchvision.nms
+except (AttributeError, RuntimeError):  # CPU torch: declare the schemas torchvision's meta registrations expect
+    _lib = torch.library.Library("torchvision", "DEF")
+    _lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+    _lib.define("qnms(Tensor qdets, Tensor scores, float iou_threshold) -> Tensor")
+from topaz.main import main
+sys.argv[0] = "topaz"
+sys.exit(main())
+"""
 
 
-def ensure_topaz() -> Path:
-    """Create the Topaz venv once; return its `topaz` executable."""
-    exe = VENV / "bin" / "topaz"
-    if exe.exists():
-        return exe
-    subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    pip = [str(VENV / "bin" / "python"), "-m", "pip", "install", "-q"]
-    subprocess.run(pip + ["torch==2.13.0"], check=True)
-    subprocess.run(pip + ["torchvision==0.28.*"], check=True)
-    subprocess.run(pip + ["topaz-em"], check=True)
-    return exe
+def ensure_topaz() -> list[str]:
+    """Create the Topaz venv once; return the command prefix that runs `topaz`."""
+    python = VENV / "bin" / "python"
+    if not (VENV / "bin" / "topaz").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        pip = [str(python), "-m", "pip", "install", "-q"]
+        subprocess.run(pip + ["torch==2.13.0"], check=True)
+        subprocess.run(pip + ["torchvision==0.28.*"], check=True)
+        subprocess.run(pip + ["topaz-em"], check=True)
+    return [str(python), "-c", LAUNCHER]
 
 
-def run(cmd: list[str], env: dict) -> float:
+def run(cmd: list[str], env: dict, timeout: float | None = None) -> float:
+    """Run a command quietly; return its wall time (a timeout ends it and is not an error)."""
     t = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+    try:
+        subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    except subprocess.CalledProcessError as exc:
+        raise RuntimeError(f"{' '.join(cmd[3:6])} failed:\n{exc.stderr.decode()[-2000:]}") from None
     return time.perf_counter() - t
 
 
-def run_topaz(exe: Path, work: Path, train_paths, labeled, test_paths, truth, *, radius, particle_radius,
-              downsample, pi, epochs, epoch_size, pretrained: bool, threads: int, seed: int) -> dict:
-    """topaz preprocess/train/extract; picks scaled back by -x and scored by fewlabel."""
+def run_topaz(topaz: list[str], work: Path, train_paths, labeled, test_paths, truth, *, radius, particle_radius,
+              downsample, pi, budget_s, epoch_size, pretrained: bool, threads: int) -> dict:
+    """topaz preprocess/train (for at most ``budget_s``)/extract; picks (original px) scored by fewlabel."""
+    import shutil
+
     from fewlabel.io.picks import read_picks, write_picks
     from fewlabel.pick import data, metrics
 
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    work.mkdir(parents=True, exist_ok=True)
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
     pre_tr, pre_te = work / "pre_train", work / "pre_test"
-    t_pre = run([str(exe), "preprocess", "-s", str(downsample), "-o", str(pre_tr), *map(str, train_paths)], env)
-    t_pre += run([str(exe), "preprocess", "-s", str(downsample), "-o", str(pre_te), *map(str, test_paths)], env)
-    targets = work / "targets.txt"
+    t_pre = run(topaz + ["preprocess", "-s", str(downsample), "-j", str(threads), "-o", str(pre_tr),
+                         *map(str, train_paths)], env)
+    targets = work / "targets.tsv"
     write_picks(data.to_downsampled(labeled, downsample), targets)
     prefix = work / "model"
-    cmd = [str(exe), "train", "--train-images", str(pre_tr), "--train-targets", str(targets),
-           "--radius", f"{radius / downsample:g}", "--pi", f"{pi:.6g}", "--method", "GE-binomial",
-           "--model", "resnet8", "--num-epochs", str(epochs), "--epoch-size", str(epoch_size),
-           "--device", "-1", "--num-workers", "0", "--num-threads", str(threads),
-           "--save-prefix", str(prefix), "-o", str(work / "train_log.txt")]
+    cmd = topaz + ["train", "--train-images", str(pre_tr), "--train-targets", str(targets),
+                   "--radius", f"{int(round(radius / downsample))}", "--pi", f"{pi:.6g}", "--method", "GE-binomial",
+                   "--model", "resnet8", "--num-epochs", "1000", "--epoch-size", str(epoch_size),
+                   "--device", "-1", "--num-workers", "0", "--num-threads", str(threads),
+                   "--save-prefix", str(prefix), "-o", str(work / "train_log.txt")]
     if not pretrained:
         cmd.append("--no-pretrained")
-    t_train = run(cmd, env)
-    model = sorted(work.glob("model_epoch*.sav"), key=lambda p: int(p.stem.split("epoch")[-1]))[-1]
+    t_train = run(cmd, env, timeout=budget_s)
+    saved = sorted(work.glob("model_epoch*.sav"), key=lambda p: int(p.stem.split("epoch")[-1]))
+    if not saved:
+        return {"auprc": float("nan"), "auprc_strict": float("nan"), "train_s": t_pre + t_train, "extract_s": 0.0,
+                "topaz_updates": 0, "n_picks": 0}
+    updates = int(saved[-1].stem.split("epoch")[-1]) * epoch_size
+    t1 = time.perf_counter()
+    run(topaz + ["preprocess", "-s", str(downsample), "-j", str(threads), "-o", str(pre_te), *map(str, test_paths)],
+        env)
     out = work / "picks.txt"
-    t_ext = run([str(exe), "extract", "-m", str(model), "-r", f"{particle_radius / downsample:g}",
-                 "-x", str(downsample), "--device", "-1", "-o", str(out), *map(str, sorted(pre_te.glob("*.mrc")))], env)
+    run(topaz + ["extract", "-m", str(saved[-1]), "-r", f"{int(round(particle_radius / downsample))}",
+                 "-x", str(downsample), "--device", "-1", "-j", str(threads), "-o", str(out),
+                 *map(str, sorted(pre_te.glob("*.mrc")))], env)
+    t_ext = time.perf_counter() - t1
     picks = read_picks(out)
     curve = metrics.evaluate_picks(picks, truth, particle_radius)
-    return {"auprc": curve.auprc, "train_s": t_pre + t_train, "extract_s": t_ext, "n_picks": curve.n_picks}
+    strict = metrics.evaluate_picks(picks, truth, particle_radius / 2)
+    return {"auprc": curve.auprc, "auprc_strict": strict.auprc, "train_s": t_pre + t_train, "extract_s": t_ext,
+            "topaz_updates": updates, "n_picks": curve.n_picks}
 
 
 def reference_pickers(truth: pd.DataFrame, test_names: set[str], radius: float) -> list[dict]:
@@ -98,9 +140,13 @@ def reference_pickers(truth: pd.DataFrame, test_names: set[str], radius: float) 
                 tables.append(t.assign(image_name=name, y_coord=4096 - t.y_coord)[["image_name", "x_coord", "y_coord"]])
         if not tables:
             continue
-        curve = metrics.evaluate_picks(pd.concat(tables), truth, radius)
-        rows.append({"tool": tool, "precision": float(curve.precision[0]), "recall": float(curve.recall[0]),
-                     "n_picks": curve.n_picks})
+        picks = pd.concat(tables)
+        curve = metrics.evaluate_picks(picks, truth, radius)
+        strict = metrics.evaluate_picks(picks, truth, radius / 2)
+        p, r = float(curve.precision[0]), float(curve.recall[0])
+        rows.append({"tool": tool, "micrographs": len(tables), "precision": p, "recall": r,
+                     "f1": 2 * p * r / (p + r) if p + r else 0.0, "precision_strict": float(strict.precision[0]),
+                     "recall_strict": float(strict.recall[0]), "n_picks": curve.n_picks})
     return rows
 
 
@@ -109,57 +155,76 @@ def main(argv=None) -> None:
     ap.add_argument("--dataset", default="real", choices=["real", "sim"])
     ap.add_argument("--labels", default="10,100,1000")
     ap.add_argument("--seeds", default="0")
-    ap.add_argument("--epochs", type=int, default=10, help="epochs for both tools")
-    ap.add_argument("--epoch-size", type=int, default=100, help="minibatches per epoch for both tools")
+    ap.add_argument("--epochs", type=int, default=10, help="fewlabel epochs")
+    ap.add_argument("--steps", type=int, default=100, help="fewlabel minibatches per epoch")
+    ap.add_argument("--topaz-epoch-size", type=int, default=10, help="Topaz updates between saved models")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-topaz", action="store_true", help="only fewlabel and the reference pickers")
-    ap.add_argument("--work", default=str(REPO / "benchmarks" / "work" / "topaz"))
+    ap.add_argument("--sim-train", type=int, default=16)
+    ap.add_argument("--sim-test", type=int, default=6)
+    ap.add_argument("--work", default=str(REPO / "benchmarks" / "work"))
     args = ap.parse_args(argv)
-    from fewlabel.pick.sampling import estimate_pi
+    import torch
 
-    ds = real_dataset() if args.dataset == "real" else simulated_dataset(Path(args.work), 20, 10, 1024, 0, [10, 100, 1000])
+    from fewlabel.atomic import write_text_atomic
+
+    torch.set_num_threads(args.threads)
+    work = Path(args.work)
+    ds = (real_dataset() if args.dataset == "real"
+          else simulated_dataset(work, args.sim_train, args.sim_test, 1024, 0, [10, 100, 1000]))
     if ds is None:
         sys.exit(f"real data not found at {REAL}")
     pr = ds["particle_radius"]
-    downsample = ds.get("downsample") or max(1, int(round(pr / 6)))
     radius = pr / 2
-    exe = None if args.skip_topaz else ensure_topaz()
-    rows = []
+    downsample = default_downsample(radius)
+    topaz = None if args.skip_topaz else ensure_topaz()
+    refs = reference_pickers(ds["truth"], {p.stem for p in ds["test_paths"]}, pr) if args.dataset == "real" else []
+    stem = RESULTS / f"bench_pick_topaz_{args.dataset}"
+    rows: list[dict] = []
+
+    def write() -> None:
+        df = pd.DataFrame(rows)
+        write_text_atomic(stem.with_suffix(".json"), json.dumps({"config": vars(args), "runs": rows,
+                                                                 "reference": refs}, indent=2, default=float) + "\n")
+        md = [f"# {stem.name}", "", f"`python benchmarks/bench_pick_topaz.py {' '.join(sys.argv[1:])}`", "",
+              f"{ds['name']}: train {', '.join(p.stem for p in ds['train_paths'])}; test "
+              f"{', '.join(p.stem for p in ds['test_paths'])}.", "",
+              f"Both tools: downsample {downsample}, positive radius {radius:g} px (original), NMS radius {pr:g} px, "
+              f"pi from {ds['expected']:.1f} expected particles per micrograph (passed to Topaz as --pi), "
+              f"GE-binomial, resnet8, {args.threads} thread(s). fewlabel: {args.epochs} epochs x {args.steps} "
+              "minibatches (defaults otherwise). Topaz: its defaults (256-crop minibatches, lr 2e-4, 32 units) for "
+              "the same wall time as fewlabel's training (topaz_updates = updates it reached). "
+              "auprc: match radius = particle radius; auprc_strict: half of it. train_s includes reading/"
+              "preprocessing the training micrographs; extract_s includes reading/preprocessing the test ones.", "",
+              markdown_table(df[[c for c in ("tool", "labels", "seed", "auprc", "auprc_strict", "train_s",
+                                             "extract_s", "topaz_updates") if c in df]], index=False)]
+        if refs:
+            md += ["", "Reference pickers on the test micrographs (no scores: one precision/recall point each; "
+                   f"match radius {pr:g} px)", "", markdown_table(pd.DataFrame(refs), index=False)]
+        write_text_atomic(stem.with_suffix(".md"), "\n".join(md) + "\n")
+        print("\n".join(md[-12:]), flush=True)
+
     for n in [int(v) for v in args.labels.split(",")]:
         for seed in [int(v) for v in args.seeds.split(",")]:
-            labeled = ds["labeled"](n, seed)
+            labeled = labeled_subset(ds["truth_train"], n, seed)
             res = run_fewlabel(ds["train_paths"], labeled, ds["test_paths"], ds["truth"], radius=radius,
                                particle_radius=pr, downsample=downsample, expected=ds["expected"],
                                objective="ge-binomial", autoencoder=0.0, model="resnet8", epochs=args.epochs,
-                               steps=args.epoch_size, seed=seed)
-            rows.append({"tool": "fewlabel ge-binomial", "labels": n, "seed": seed, **res})
-            print(rows[-1], flush=True)
-            if exe is None:
+                               steps=args.steps, seed=seed, from_files=True)
+            rows.append({"tool": "fewlabel ge-binomial", "labels": len(labeled), "seed": seed, **res})
+            write()
+            if topaz is None:
                 continue
-            pi = res["pi"]
             for pretrained in (True, False):
-                w = Path(args.work) / f"{args.dataset}_{n}_{seed}_{'pre' if pretrained else 'scratch'}"
-                tres = run_topaz(exe, w, ds["train_paths"], labeled, ds["test_paths"], ds["truth"], radius=radius,
-                                 particle_radius=pr, downsample=downsample, pi=pi, epochs=args.epochs,
-                                 epoch_size=args.epoch_size, pretrained=pretrained, threads=args.threads, seed=seed)
-                rows.append({"tool": f"topaz {'pretrained' if pretrained else 'scratch'}", "labels": n, "seed": seed,
-                             **tres})
-                print(rows[-1], flush=True)
-    refs = reference_pickers(ds["truth"], {p.stem for p in ds["test_paths"]}, pr) if args.dataset == "real" else []
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / "bench_pick_topaz"
-    stem.with_suffix(".json").write_text(json.dumps({"config": vars(args), "runs": rows, "reference": refs},
-                                                    indent=2, default=float) + "\n")
-    df = pd.DataFrame(rows)
-    md = ["# bench_pick_topaz", "", f"`python benchmarks/bench_pick_topaz.py {' '.join(sys.argv[1:])}`", "",
-          f"{ds['name']}; downsample {downsample}, positive radius {radius:g} px, NMS/match radius {pr:g} px; "
-          f"both tools {args.epochs} epochs x {args.epoch_size} minibatches.", "",
-          markdown_table(df[[c for c in ("tool", "labels", "seed", "auprc", "train_s", "extract_s") if c in df]],
-                         index=False)]
-    if refs:
-        md += ["", "Reference pickers (no scores: precision/recall points)", "", markdown_table(pd.DataFrame(refs), index=False)]
-    stem.with_suffix(".md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+                w = work / "topaz" / f"{args.dataset}_{n}_{seed}_{'pre' if pretrained else 'scratch'}"
+                tres = run_topaz(topaz, w, ds["train_paths"], labeled, ds["test_paths"], ds["truth"], radius=radius,
+                                 particle_radius=pr, downsample=downsample, pi=res["pi"], budget_s=res["train_s"],
+                                 epoch_size=args.topaz_epoch_size, pretrained=pretrained, threads=args.threads)
+                rows.append({"tool": f"topaz {'pretrained' if pretrained else 'scratch'}", "labels": len(labeled),
+                             "seed": seed, **tres})
+                write()
+    if not rows:
+        write()
 
 
 if __name__ == "__main__":

@@ -54,6 +54,8 @@ def _torch_setup(device: str) -> str:
               help="Weight of the reconstruction term (hybrid classifier + autoencoder); 0 = off.")
 @click.option("--model", "model_name", type=click.Choice(["resnet8", "conv31", "conv63", "conv127"]),
               default="resnet8", show_default=True)
+@click.option("--units", type=int, default=16, show_default=True,
+              help="Channels per layer (16 trains ~3x faster than 32 on CPU and picked as well in our tests).")
 @click.option("--epochs", type=int, default=10, show_default=True)
 @click.option("--steps-per-epoch", type=int, default=100, show_default=True, help="Minibatches per epoch.")
 @click.option("--particle-radius", type=float, default=None,
@@ -70,7 +72,7 @@ def _torch_setup(device: str) -> str:
 @click.option("--resume", is_flag=True, help="Continue from MODEL.last.pt written by an earlier run.")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Model file (.pt).")
 def train(micrographs, picks_path, radius, expected, pi, downsample, objective, autoencoder, model_name,
-          epochs, steps_per_epoch, particle_radius, validation_fraction, normalize, max_micrographs, lr,
+          units, epochs, steps_per_epoch, particle_radius, validation_fraction, normalize, max_micrographs, lr,
           no_augment, seed, device, resume, output):
     """Train a picker from labeled positives and unlabeled micrographs."""
     import numpy as np
@@ -122,7 +124,7 @@ def train(micrographs, picks_path, radius, expected, pi, downsample, objective, 
         shape_ds = tuple(int(v) for v in np.median([im.shape for im in images], axis=0))
         pi = estimate_pi(expected, radius / factor, shape_ds)
     click.echo(f"pi = {pi:.4g}" + (f" (from --expected {expected:g} and --radius {radius:g})" if expected else ""))
-    config = TrainConfig(radius=radius, pi=pi, downsample=factor, normalize=normalize, model=model_name,
+    config = TrainConfig(radius=radius, pi=pi, downsample=factor, normalize=normalize, model=model_name, units=units,
                          objective=objective, autoencoder=autoencoder, epochs=epochs,
                          steps_per_epoch=steps_per_epoch, lr=lr, augment=not no_augment, nms_radius=particle_radius, seed=seed,
                          extra={"expected": expected, "micrographs": str(micrographs), "picks": str(picks_path)})
@@ -152,7 +154,8 @@ def train(micrographs, picks_path, radius, expected, pi, downsample, objective, 
               help="Keep picks with score >= T (a logit: 0 is probability 0.5) [default: keep all].")
 @click.option("--score-maps", type=click.Path(path_type=Path), default=None,
               help="Folder for per-micrograph score maps (downsampled frame, float32 MRC; PNG views of the first 3).")
-@click.option("--batch-size", type=int, default=4, show_default=True, help="Micrographs per forward pass.")
+@click.option("--batch-size", type=int, default=None,
+              help="Micrographs per forward pass [default: 1 on CPU (no gain from more), 4 on GPU].")
 @click.option("--box-size", type=int, default=None, help="Box size for .box output [default: 2 x radius].")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 def extract(model_path, micrographs, output, radius, threshold, score_maps, batch_size, box_size, device):
@@ -177,29 +180,14 @@ def extract(model_path, micrographs, output, radius, threshold, score_maps, batc
     click.echo(f"extracting from {len(paths)} micrographs: {config['model_config']['name']} at /{factor}, "
                f"NMS radius {nms_radius:g} px")
     tables = []
-    for k, df in enumerate(tqdm(iter_extract(model, config, paths, nms_radius, threshold, batch_size, device,
-                                             score_maps), total=len(paths), desc="extracting", unit="mic")):
+    if batch_size is None:
+        batch_size = 1 if device == "cpu" else 4
+    for df in tqdm(iter_extract(model, config, paths, nms_radius, threshold, batch_size, device, score_maps,
+                                views=3), total=len(paths), desc="extracting", unit="mic"):
         tables.append(df)
-        if score_maps is not None and k < 3:
-            _score_view(score_maps, paths[k], df, config)
     picks = pd.concat(tables, ignore_index=True) if tables else empty_picks(score=True)
     write_picks(picks, output, box_size=box_size or int(round(2 * nms_radius)))
     click.echo(f"wrote {len(picks)} picks from {len(paths)} micrographs to {output}")
-
-
-def _score_view(folder: Path, path: Path, picks, config) -> None:
-    """PNG of one micrograph beside its score map (both downsampled)."""
-    from fewlabel.io.micrographs import read_micrograph
-    from fewlabel.pick import data
-    from fewlabel.report.figures import save_figure
-    from fewlabel.report.pick import score_map_figure
-
-    factor = int(config["downsample"])
-    image = data.prepare_image(read_micrograph(path).image, factor, config.get("normalize", "robust"))
-    scores = read_micrograph(folder / f"{path.stem}.mrc").image
-    top = data.to_downsampled(picks[picks["score"] >= 0], factor)
-    save_figure(score_map_figure(image, scores, top, title=f"{path.stem} score (dots: score >= 0)"),
-                folder / f"{path.stem}.png")
 
 
 @group.command("evaluate")

@@ -86,7 +86,7 @@ class Decoder(nn.Module):
 class Picker(nn.Module):
     """Feature trunk + 1x1 classifier (+ optional decoder). ``forward`` returns logits ``[B, H', W']``."""
 
-    def __init__(self, name: str = "resnet8", units: int = 32, dropout: float = 0.0,
+    def __init__(self, name: str = "resnet8", units: int = 16, dropout: float = 0.0,
                  autoencoder: bool = False):
         super().__init__()
         self.name = name
@@ -124,7 +124,7 @@ def receptive_field(module: nn.Module) -> int:
     return rf
 
 
-def build_model(name: str = "resnet8", units: int = 32, dropout: float = 0.0,
+def build_model(name: str = "resnet8", units: int = 16, dropout: float = 0.0,
                 autoencoder: bool = False) -> Picker:
     """Build a picker by name (``resnet8``, ``conv31``, ``conv63``, ``conv127``)."""
     return Picker(name, units=units, dropout=dropout, autoencoder=autoencoder)

@@ -41,7 +41,7 @@ class TrainConfig:
     downsample: int = 1
     normalize: str = "robust"
     model: str = "resnet8"
-    units: int = 32
+    units: int = 16
     dropout: float = 0.0
     objective: str = "ge-binomial"
     slack: float | None = None
