@@ -107,7 +107,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     if args.quick:
-        args.n_per_class, args.size, args.epochs, args.width, args.dim, args.batch_size = 100, 16, 12, 16, 64, 32
+        args.n_per_class, args.size, args.epochs, args.width, args.dim, args.batch_size = 100, 16, 20, 16, 64, 32
     torch.set_num_threads(args.threads)
     rows = []
 

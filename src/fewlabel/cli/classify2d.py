@@ -1,15 +1,16 @@
 """2D classification by metric learning: train an embedding, embed a stack, cluster it, report.
 
+\b
 Examples:
+  fewlabel simulate particles -o sim/
+  fewlabel classify2d train --particles sim/particles.mrcs -o model.pt            # self-supervised
+  fewlabel classify2d train --particles sim/particles.mrcs --labels sim/labels.csv --label-fraction 0.2 -o sup.pt
+  fewlabel classify2d embed --model model.pt --particles sim/particles.mrcs -o emb.npy
+  fewlabel classify2d cluster --embeddings emb.npy --k auto -o clusters.csv
+  fewlabel classify2d report --particles sim/particles.mrcs --embeddings emb.npy --clusters clusters.csv --labels sim/labels.csv -o report/
 
-    fewlabel simulate particles -o sim/
-    fewlabel classify2d train --particles sim/particles.mrcs -o model.pt                  # self-supervised
-    fewlabel classify2d train --particles sim/particles.mrcs --labels sim/labels.csv --label-fraction 0.2 -o sup.pt
-    fewlabel classify2d embed --model model.pt --particles sim/particles.mrcs -o emb.npy
-    fewlabel classify2d cluster --embeddings emb.npy --k auto -o clusters.csv
-    fewlabel classify2d report --particles sim/particles.mrcs --embeddings emb.npy \\
-        --clusters clusters.csv --labels sim/labels.csv -o report/
-"""
+For large boxes set --size (e.g. 32): the network works at that size, which is also a low-pass
+filter and makes training on CPU affordable."""
 
 from __future__ import annotations
 

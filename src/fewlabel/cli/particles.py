@@ -1,10 +1,9 @@
 """Particle stacks: extract boxes around picks into a normalised .mrcs stack with a .star table.
 
+\b
 Examples:
-
-    fewlabel particles extract --micrographs mics/ --picks picks.tsv --box 128 --downsample 2 -o particles.mrcs
-    fewlabel particles extract --micrographs mics/ --picks picks.star --box 64 --edge flag -o stack.mrcs
-"""
+  fewlabel particles extract --micrographs mics/ --picks picks.tsv --box 128 --downsample 2 -o particles.mrcs
+  fewlabel particles extract --micrographs mics/ --picks picks.star --box 64 --edge flag -o stack.mrcs"""
 
 from __future__ import annotations
 
