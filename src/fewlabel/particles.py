@@ -12,7 +12,6 @@ standard deviation of the pixels outside the inscribed circle), ``whole`` (whole
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 
 import numpy as np

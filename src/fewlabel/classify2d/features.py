@@ -31,18 +31,6 @@ def pixel_features(images: np.ndarray, mask_radius: float | None = None) -> np.n
     return x[:, inside]
 
 
-def to_polar(image: np.ndarray, n_r: int, n_theta: int, centre: float | None = None,
-             r_max: float | None = None) -> np.ndarray:
-    """Resample one image on a polar grid ``[n_r, n_theta]`` (bilinear)."""
-    b = image.shape[-1]
-    c = (b - 1) / 2 if centre is None else centre
-    r_max = min(c, b - 1 - c) if r_max is None else r_max
-    r = np.linspace(0, r_max, n_r)[:, None]
-    t = np.linspace(0, 2 * np.pi, n_theta, endpoint=False)[None, :]
-    coords = np.stack([c + r * np.sin(t), c + r * np.cos(t)])
-    return ndimage.map_coordinates(image, coords, order=1, mode="constant")
-
-
 def polar_fourier_features(images: np.ndarray, n_r: int | None = None, n_theta: int = 64,
                            n_harmonics: int = 16, max_freq: float = 0.5) -> np.ndarray:
     """Shift- and rotation-invariant features ``[n, n_r * n_harmonics]``.

@@ -206,9 +206,8 @@ def train_embedding(
 
     rng = np.random.default_rng(cfg.seed)
     if supervised:
-        labeled = np.flatnonzero(labels >= 0)
         tr, va = _split(n, labels, cfg.val_fraction, rng)
-        n_items = len(labeled)
+        n_items = int((labels >= 0).sum())
     else:
         tr, va = _split(n, None, cfg.val_fraction, rng)
         n_items = n
