@@ -1,12 +1,14 @@
 """Benchmark: extraction speed (micrographs/s) on 4096x4096 inputs and peak memory vs number of micrographs.
 
-Each extraction runs `fewlabel pick extract` in a fresh process and reads its peak RSS
-(``resource.getrusage(RUSAGE_CHILDREN)``), for increasing numbers of micrographs: streaming
-means the peak must stay flat. The model is an untrained resnet8 (speed does not depend on the
-weights) at downsampling 8, the setting used for EMPIAR-10017.
+Each extraction runs `fewlabel pick extract` (default batch: 1 micrograph per forward pass on CPU)
+in a fresh process and reads its peak RSS, for increasing numbers of micrographs, all above the
+batch size: streaming means the peak must stay flat. The model is an untrained resnet8 with the
+default 16 units (speed does not depend on the weights) at downsampling 9, the CLI default for
+EMPIAR-10017 (positive radius 27 px). Training speed: seconds per minibatch of the default
+training step (8 tiles of 32x32 scores, augmentation, GE-binomial) for each model size.
 
-    python benchmarks/bench_pick_speed.py                 # 2, 6 and 12 micrographs
-    python benchmarks/bench_pick_speed.py --counts 2,4    # quicker
+    python benchmarks/bench_pick_speed.py                 # 1, 3 and 6 micrographs
+    python benchmarks/bench_pick_speed.py --counts 1,3    # quicker
 Writes benchmarks/results/bench_pick_speed.{json,md}.
 """
 
@@ -29,14 +31,18 @@ RESULTS = REPO / "benchmarks" / "results"
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--counts", default="2,6,12")
+    ap.add_argument("--counts", default="1,3,6")
     ap.add_argument("--size", type=int, default=4096)
-    ap.add_argument("--downsample", type=int, default=8)
+    ap.add_argument("--downsample", type=int, default=9)
     ap.add_argument("--model", default="resnet8")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", default=str(REPO / "benchmarks" / "work" / "speed"))
+    ap.add_argument("--train-models", default="resnet8:16,resnet8:32,conv31:16",
+                    help="model:units pairs whose training step is timed ('' to skip)")
     args = ap.parse_args(argv)
     import torch
+
+    torch.set_num_threads(args.threads)
 
     from fewlabel.checkpoint import save_checkpoint
     from fewlabel.io.micrographs import write_micrograph
@@ -80,15 +86,56 @@ def main(argv=None) -> None:
                      "threads": args.threads, "extract_s": inner, "process_s": wall,
                      "mic_per_s": n / inner, "peak_rss_mb": int(vals["RSS"]) / 1024})
         print(rows[-1], flush=True)
+    train_rows = [time_training(name, int(units), args.threads) for name, units in
+                  (m.split(":") for m in args.train_models.split(",") if m)]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "bench_pick_speed.json").write_text(json.dumps({"config": vars(args), "runs": rows}, indent=2) + "\n")
+    (RESULTS / "bench_pick_speed.json").write_text(json.dumps({"config": vars(args), "runs": rows,
+                                                               "training": train_rows}, indent=2) + "\n")
     md = ["# bench_pick_speed", "", f"`python benchmarks/bench_pick_speed.py {' '.join(sys.argv[1:])}`", "",
           "| micrographs | size | downsample | model | threads | extract s | micrographs/s | peak RSS MB |",
           "|---|---|---|---|---|---|---|---|"]
     md += [f"| {r['micrographs']} | {r['size']} | {r['downsample']} | {r['model']} | {r['threads']} | "
            f"{r['extract_s']:.1f} | {r['mic_per_s']:.2f} | {r['peak_rss_mb']:.0f} |" for r in rows]
+    md += ["", "Training step (default minibatch: 4 particle-centred + 4 random tiles of 32x32 scores, "
+           "augmentation, GE-binomial), median of the timed steps:", "",
+           "| model | units | receptive field | threads | s/step |", "|---|---|---|---|---|"]
+    md += [f"| {r['model']} | {r['units']} | {r['receptive_field']} | {r['threads']} | {r['s_per_step']:.3f} |"
+           for r in train_rows]
     (RESULTS / "bench_pick_speed.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
+
+
+def time_training(name: str, units: int, threads: int, steps: int = 6) -> dict:
+    """Median seconds per training step of the default tile minibatch for one model size."""
+    import torch
+
+    from fewlabel.pick.models import build_model
+    from fewlabel.pick.objectives import pu_loss
+    from fewlabel.pick.sampling import TileSampler, positive_mask
+    from fewlabel.pick.train import TrainConfig
+
+    cfg = TrainConfig(radius=15, pi=0.05)
+    rng = np.random.default_rng(0)
+    image = rng.normal(size=(205, 205)).astype(np.float32)
+    mask = positive_mask(image.shape, rng.uniform(10, 195, (80, 2)), 3)
+    torch.manual_seed(0)
+    model = build_model(name, units=units)
+    sampler = TileSampler([image], [mask], model.receptive_field, cfg.tile, rng, augment=True)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    times = []
+    for _ in range(steps + 1):
+        t = time.perf_counter()
+        x, pos, unl = sampler.sample(cfg.positive_tiles, cfg.random_tiles)
+        z = model(torch.from_numpy(x))
+        loss = pu_loss("ge-binomial", z[torch.from_numpy(pos)], z[torch.from_numpy(unl)], cfg.pi)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - t)
+    row = {"model": name, "units": units, "receptive_field": model.receptive_field, "threads": threads,
+           "s_per_step": float(np.median(times[1:]))}
+    print(row, flush=True)
+    return row
 
 
 if __name__ == "__main__":
