@@ -236,6 +236,11 @@ def main(argv=None) -> None:
     command = f"python benchmarks/bench_pick_objectives.py {' '.join(sys.argv[1:] if argv is None else argv)}"
     rows: list[dict] = []
     stem = RESULTS / f"bench_pick_objectives{args.tag}"
+    earlier = json.loads(stem.with_suffix(".json").read_text())["runs"] if stem.with_suffix(".json").exists() else []
+    same_run = lambda r, ds_name, n, obj, seed: (r["dataset"] == ds_name and r["labels"] == n  # noqa: E731
+                                                 and r["objective"] == obj and r["seed"] == seed
+                                                 and (r["model"], r["epochs"], r["steps"]) == (args.model, args.epochs,
+                                                                                               args.steps))
     RESULTS.mkdir(parents=True, exist_ok=True)
     header = [f"Command: `{command}`", ""]
     for ds in datasets:
@@ -252,6 +257,11 @@ def main(argv=None) -> None:
             for objective, ae in runs:
                 for seed in seeds:
                     labeled = labeled_subset(ds["truth_train"], n, seed)
+                    name = objective + (f"+AE({ae:g})" if ae else "")
+                    done = [r for r in earlier if same_run(r, ds["name"], len(labeled), name, seed)]
+                    if done:  # resume: runs of an earlier invocation with the same schedule are kept
+                        rows.append(done[0])
+                        continue
                     res = run_fewlabel(ds["train_paths"], labeled, ds["test_paths"], ds["truth"], radius=radius,
                                        particle_radius=pr, downsample=downsample, expected=ds["expected"],
                                        objective=objective, autoencoder=ae, model=args.model, epochs=args.epochs,
