@@ -15,46 +15,44 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fewlabel.simulate.project import random_rotations
+
 GEOMETRY_CLASSES = ("cube", "sphere", "diamond")
 # stage name -> range of the cap's half opening angle (degrees); 0 is a flat disc, 180 a closed sphere
 CLATHRIN_STAGES = {"flat": (0.0, 15.0), "shallow": (35.0, 80.0), "deep": (100.0, 160.0)}
 
 
-def random_rotations(rng: np.random.Generator, m: int) -> np.ndarray:
-    """``m`` uniformly random 3D rotation matrices (QR of Gaussian matrices, sign-fixed)."""
-    q, r = np.linalg.qr(rng.standard_normal((m, 3, 3)))
-    q = q * np.sign(np.diagonal(r, axis1=1, axis2=2))[:, None, :]
-    det = np.linalg.det(q)
-    q[det < 0, :, 0] *= -1
-    return q
+# half-width s -> inside test and circumscribed radius (fraction of the grid); the cube and diamond
+# factors give all three shapes similar volumes at the same s
+_SHAPES = {
+    0: (lambda p, s: np.abs(p).max(axis=1) <= 0.8 * s, 0.8 * np.sqrt(3)),  # cube
+    1: (lambda p, s: np.linalg.norm(p, axis=1) <= s, 1.0),  # sphere
+    2: (lambda p, s: np.abs(p).sum(axis=1) <= 1.3 * s, 1.3),  # diamond (L1 ball)
+}
 
 
 def geometries(n_samples: int = 600, n: int = 30, noise: float = 0.1, seed: int = 0,
-               size_range: tuple[float, float] = (0.2, 0.4),
+               size_range: tuple[float, float] = (0.16, 0.32),
                shift: float = 0.15) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Balanced cubes/spheres/diamonds -> (X float32 (m, n, n, n), y int64, class names).
 
-    Sizes are half-widths as a fraction of the grid; each shape is shifted by up to ``shift``
-    of the grid from the centre and rotated uniformly at random; ``noise`` is the standard
-    deviation of the additive Gaussian noise on the 0/1 occupancy.
+    Sizes are half-widths as a fraction of the grid (a factor 2 range); each shape is rotated
+    uniformly at random and shifted by up to ``shift`` of the grid per axis, but never so far that
+    it is cut by the grid's edge (its circumscribed sphere stays one voxel inside): a clipped cube
+    is no longer a cube. ``noise`` is the SD of additive Gaussian noise on the 0/1 occupancy.
     """
     rng = np.random.default_rng(seed)
     y = np.arange(n_samples) % len(GEOMETRY_CLASSES)
     rng.shuffle(y)
     coords = (np.stack(np.meshgrid(*[np.arange(n)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5) / n - 0.5
-    rots = random_rotations(rng, n_samples)
+    rots = random_rotations(n_samples, rng).as_matrix()
     X = np.empty((n_samples, n, n, n), dtype=np.float32)
     for i in range(n_samples):
+        inside, reach = _SHAPES[int(y[i])]
         s = rng.uniform(*size_range)
-        c = rng.uniform(-shift, shift, 3)
-        p = (coords - c) @ rots[i]
-        if y[i] == 0:
-            inside = np.abs(p).max(axis=1) <= s * 0.8  # cube: similar volume to the sphere
-        elif y[i] == 1:
-            inside = np.linalg.norm(p, axis=1) <= s
-        else:
-            inside = np.abs(p).sum(axis=1) <= s * 1.3
-        X[i] = inside.reshape(n, n, n)
+        room = max(0.0, min(shift, 0.5 - 1.0 / n - reach * s))
+        c = rng.uniform(-room, room, 3)
+        X[i] = inside((coords - c) @ rots[i], s).reshape(n, n, n)
     if noise > 0:
         X += rng.normal(0.0, noise, X.shape).astype(np.float32)
     return X, y.astype(np.int64), GEOMETRY_CLASSES

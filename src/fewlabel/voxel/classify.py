@@ -50,16 +50,29 @@ def svm_grid_search(features: np.ndarray, y: np.ndarray, seed: int = 0, cv: int 
 class VoxelClassifier:
     """One method (``pca|fae|cae|kmeans|cnn``) behind fit/predict/save/load.
 
-    ``options`` go to the featurizer or CNN (e.g. ``epochs``, ``batch_size``); ``work_dir``
-    receives per-epoch checkpoints of the torch parts so ``resume=True`` can continue.
+    ``pose`` puts every grid (training and prediction) in a canonical frame first
+    (:mod:`fewlabel.voxel.pose`: ``none | centre | scale | align``). ``rotations`` > 0 adds that
+    many randomly rotated copies of every training grid (rotations of ``symmetry``: ``all`` =
+    any 3D rotation, ``z`` = about the z axis only) to the featurizer's and the SVM's training
+    sets, so the SVM learns that orientation does not change the class (featurizer methods only;
+    the CNN augments on the fly). ``options`` go to the featurizer or CNN (e.g. ``epochs``,
+    ``batch_size``); ``work_dir`` receives per-epoch checkpoints of the torch parts so
+    ``resume=True`` can continue.
     """
 
     def __init__(self, method: str = "pca", n_components: int = 64, seed: int = 0, device: str = "cpu",
                  cv: int = 3, work_dir: str | os.PathLike | None = None, resume: bool = False,
-                 **options: Any):
+                 pose: str = "none", rotations: int = 0, symmetry: str = "z", **options: Any):
+        from fewlabel.voxel.pose import check_pose
+
         if method not in METHODS:
             raise InputError(None, f"unknown method {method!r} (use {', '.join(METHODS)})")
+        if symmetry not in ("z", "all"):
+            raise InputError(None, f"unknown symmetry {symmetry!r} (use z, all)")
+        if rotations < 0:
+            raise InputError(None, f"rotations must be >= 0, got {rotations}")
         self.method, self.n_components, self.seed, self.device, self.cv = method, n_components, seed, device, cv
+        self.pose, self.rotations, self.symmetry = check_pose(pose), int(rotations), symmetry
         self.work_dir = None if work_dir is None else Path(work_dir)
         self.resume = resume
         self.options = options
@@ -84,11 +97,16 @@ class VoxelClassifier:
 
     def fit(self, X: np.ndarray, y: np.ndarray, X_unlabeled: np.ndarray | None = None) -> "VoxelClassifier":
         """Fit on labeled ``X, y`` plus optional unlabeled grids (same grid size)."""
+        from fewlabel.voxel.pose import augment_rotations, normalize_poses
+
         X = check_grids(X)
         y = check_labels(y, len(X))
         if X_unlabeled is not None:
             X_unlabeled = check_grids(X_unlabeled, n=X.shape[1]) if len(X_unlabeled) else None
         self.grid_size_ = X.shape[1]
+        X = normalize_poses(X, self.pose)
+        if X_unlabeled is not None:
+            X_unlabeled = normalize_poses(X_unlabeled, self.pose)
         if self.method == "cnn":
             from fewlabel.voxel.cnn import SemiSupervisedCNN
 
@@ -97,6 +115,13 @@ class VoxelClassifier:
                                           **self.options)
             self.cnn_.fit(X, y, X_unlabeled)
             return self
+        if self.rotations:
+            rng = np.random.default_rng(self.seed)
+            X = np.concatenate([X, augment_rotations(X, self.rotations, self.symmetry, rng)])
+            y = np.concatenate([y, np.repeat(y, self.rotations)])
+            if X_unlabeled is not None:
+                X_unlabeled = np.concatenate([X_unlabeled, augment_rotations(X_unlabeled, self.rotations,
+                                                                             self.symmetry, rng)])
         all_grids = X if X_unlabeled is None else np.concatenate([X, X_unlabeled.astype(X.dtype, copy=False)])
         self.featurizer_ = self._make_featurizer().fit(all_grids)
         del all_grids
@@ -105,13 +130,18 @@ class VoxelClassifier:
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Features of ``X`` (featurizer methods only)."""
+        from fewlabel.voxel.pose import normalize_poses
+
         if self.method == "cnn":
             raise InputError(None, "the cnn method has no separate features")
-        return self.featurizer_.transform(X)
+        X = check_grids(X, n=self.grid_size_)
+        return self.featurizer_.transform(normalize_poses(X, self.pose))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Class labels of ``X``."""
-        X = check_grids(X, n=self.grid_size_)
+        from fewlabel.voxel.pose import normalize_poses
+
+        X = normalize_poses(check_grids(X, n=self.grid_size_), self.pose)
         if self.method == "cnn":
             return self.cnn_.predict(X)
         return self.svm_.predict(self.featurizer_.transform(X))
@@ -131,7 +161,8 @@ class VoxelClassifier:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         meta = {"method": self.method, "n_components": self.n_components, "seed": self.seed,
-                "grid_size": self.grid_size_, "options": self.options}
+                "grid_size": self.grid_size_, "pose": self.pose, "rotations": self.rotations,
+                "symmetry": self.symmetry, "options": self.options}
         if self.method == "cnn":
             save_checkpoint(folder / "cnn.pt", "voxel", self.cnn_.config(), self.cnn_.model_.state_dict())
         else:
@@ -163,7 +194,9 @@ class VoxelClassifier:
             method = meta["method"]
         except (json.JSONDecodeError, KeyError):
             raise InputError(meta_path, "corrupt model.json") from None
-        model = cls(method, meta.get("n_components", 64), meta.get("seed", 0), **meta.get("options", {}))
+        model = cls(method, meta.get("n_components", 64), meta.get("seed", 0), pose=meta.get("pose", "none"),
+                    rotations=meta.get("rotations", 0), symmetry=meta.get("symmetry", "z"),
+                    **meta.get("options", {}))
         model.grid_size_ = int(meta["grid_size"])
         if method == "cnn":
             from fewlabel.voxel.cnn import SemiSupervisedCNN

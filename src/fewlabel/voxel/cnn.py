@@ -1,15 +1,20 @@
 """End-to-end semi-supervised 3D CNN for voxel grids (beyond the featurize + SVM reference).
 
-A VoxNet-style network is trained on the labeled grids with random symmetry augmentation and,
-on the unlabeled grids, with FixMatch-style pseudo-labels: the prediction for a weakly augmented
-grid (a random 90-degree rotation/flip), when confident (max probability >= ``threshold``),
-becomes the target for a strongly augmented copy (another rotation, a shift, 10% voxel
-dropout). At prediction time the class probabilities are averaged over the symmetry group
-(test-time augmentation).
+A VoxNet-style network is trained on the labeled grids with random symmetry augmentation (a
+90-degree rotation/flip of the data set's symmetry group plus a shift of up to ``shift`` voxels)
+and, on the unlabeled grids, with FixMatch-style pseudo-labels: the prediction for a weakly
+augmented grid, when confident (max probability >= ``threshold``), becomes the target for a
+strongly augmented copy (another rotation, a larger shift, 10% voxel dropout).
+
+CPU-efficient training: a stratified ``val_fraction`` of the labeled grids is held out, the
+validation accuracy is measured after every epoch, the best weights are kept and training stops
+after ``patience`` epochs without improvement (so ``epochs`` is an upper bound). At prediction
+time the class probabilities are averaged over the symmetry group (test-time augmentation).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 
@@ -20,13 +25,26 @@ from fewlabel.errors import InputError
 from fewlabel.voxel.grids import check_grids, check_labels
 
 
+def validation_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified (train, validation) indices; no validation when a class has fewer than 2 grids."""
+    counts = np.bincount(np.unique(y, return_inverse=True)[1])
+    n_val = int(round(fraction * len(y)))
+    if fraction <= 0 or counts.min() < 2 or n_val < len(counts):
+        return np.arange(len(y)), np.arange(0)
+    from sklearn.model_selection import train_test_split
+
+    tr, va = train_test_split(np.arange(len(y)), test_size=n_val, stratify=y, random_state=seed)
+    return np.sort(tr), np.sort(va)
+
+
 class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
     """3D CNN classifier; ``fit(X, y, X_unlabeled=None)``, ``predict``, ``predict_proba``."""
 
     def __init__(self, epochs: int = 30, batch_size: int = 32, lr: float = 1e-3, width: int = 32,
                  unlabeled_ratio: int = 1, threshold: float = 0.9, lambda_u: float = 1.0,
-                 min_steps_per_epoch: int = 20, axes: str = "z", tta: bool = True, seed: int = 0,
-                 device: str = "cpu", checkpoint: str | None = None, resume: bool = False):
+                 min_steps_per_epoch: int = 20, axes: str = "z", shift: int = 2, tta: bool = True,
+                 val_fraction: float = 0.1, patience: int = 8, seed: int = 0, device: str = "cpu",
+                 checkpoint: str | None = None, resume: bool = False):
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -36,7 +54,10 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         self.lambda_u = lambda_u
         self.min_steps_per_epoch = min_steps_per_epoch
         self.axes = axes
+        self.shift = shift
         self.tta = tta
+        self.val_fraction = val_fraction
+        self.patience = patience
         self.seed = seed
         self.device = device
         self.checkpoint = checkpoint
@@ -54,6 +75,18 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
 
         return VoxCNN(self.grid_size_, len(self.classes_), self.width)
 
+    def _val_accuracy(self, X, y_idx) -> float:
+        """Accuracy on held-out labeled grids (single view: cheap, and consistent across epochs)."""
+        import torch
+
+        from fewlabel.voxel.nets import batches, to_tensor
+
+        self.model_.eval()
+        with torch.no_grad():
+            pred = np.concatenate([self.model_(to_tensor(X[idx], self.device)).argmax(1).cpu().numpy()
+                                   for idx in batches(len(X), 128)])
+        return float(np.mean(pred == y_idx))
+
     def fit(self, X, y, X_unlabeled=None):
         import torch
         from torch import nn
@@ -69,18 +102,22 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         else:
             X_unlabeled = None
         self.grid_size_ = X.shape[1]
-        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        self.classes_, y_all = np.unique(y, return_inverse=True)
+        tr, va = validation_split(y_all, self.val_fraction, self.seed)
+        Xtr, y_idx = X[tr], y_all[tr]
+        Xva, yva = (X[va], y_all[va]) if len(va) else (None, None)
         torch.manual_seed(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         dev = self.device
         self.model_ = self._build().to(dev)
         opt = torch.optim.AdamW(self.model_.parameters(), lr=self.lr, weight_decay=1e-4)
-        steps = max(self.min_steps_per_epoch, math.ceil(len(X) / self.batch_size))
+        steps = max(self.min_steps_per_epoch, math.ceil(len(Xtr) / self.batch_size))
         total = steps * self.epochs
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
         ce = nn.CrossEntropyLoss()
         start, self.history_ = 0, []
+        best = {"score": -1.0, "epoch": 0, "state": None}
         ck = None if self.checkpoint is None else Path(self.checkpoint)
         if self.resume and ck is not None and ck.is_file():
             payload = load_checkpoint(ck, "voxel")
@@ -90,18 +127,24 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                 opt.load_state_dict(ts["optimizer"])
                 sched.load_state_dict(ts["scheduler"])
                 start, self.history_ = int(ts["epoch"]), list(ts["history"])
+                best = ts.get("best", best)
                 gen.manual_seed(self.seed + start)
                 rng = np.random.default_rng(self.seed + start)
                 print(f"resuming CNN training at epoch {start + 1}")
         yt = torch.from_numpy(y_idx.astype(np.int64))
         bu = self.batch_size * self.unlabeled_ratio
         for epoch in range(start, self.epochs):
+            if Xva is not None and epoch - best["epoch"] >= self.patience:
+                print(f"early stop after epoch {epoch}: best validation accuracy "
+                      f"{100 * best['score']:.1f}% at epoch {best['epoch']}")
+                break
             self.model_.train()
-            lab_order = np.concatenate([rng.permutation(len(X)) for _ in range(math.ceil(steps * self.batch_size / len(X)) + 1)])
+            lab_order = np.concatenate([rng.permutation(len(Xtr))
+                                        for _ in range(math.ceil(steps * self.batch_size / len(Xtr)) + 1)])
             sums = {"loss": 0.0, "sup": 0.0, "unsup": 0.0, "mask": 0.0}
             for step in tqdm(range(steps), desc=f"cnn epoch {epoch + 1}/{self.epochs}", leave=False, disable=None):
                 idx = np.sort(lab_order[step * self.batch_size:(step + 1) * self.batch_size])
-                xl = augment(to_tensor(X[idx]), gen, axes=self.axes).to(dev)
+                xl = augment(to_tensor(Xtr[idx]), gen, axes=self.axes, shift=self.shift).to(dev)
                 yl = yt[idx].to(dev)
                 loss_u = torch.zeros((), device=dev)
                 mask_rate = 0.0
@@ -115,7 +158,8 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                     conf, pseudo = probs.max(1)
                     mask = (conf >= self.threshold).float()
                     mask_rate = float(mask.mean())
-                    logits = self.model_(torch.cat([xl, augment(xu, gen, strong=True, axes=self.axes).to(dev)]))
+                    strong = augment(xu, gen, strong=True, axes=self.axes, shift=self.shift).to(dev)
+                    logits = self.model_(torch.cat([xl, strong]))
                     loss_s = ce(logits[: len(idx)], yl)
                     per = nn.functional.cross_entropy(logits[len(idx):], pseudo, reduction="none")
                     loss_u = (per * mask).mean()
@@ -131,11 +175,23 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                 sums["sup"] += float(loss_s.detach())
                 sums["unsup"] += float(loss_u.detach())
                 sums["mask"] += mask_rate
-            self.history_.append({k: v / steps for k, v in sums.items()})
+            record = {k: v / steps for k, v in sums.items()}
+            if Xva is not None:
+                record["val_acc"] = self._val_accuracy(Xva, yva)
+                if record["val_acc"] > best["score"]:
+                    best = {"score": record["val_acc"], "epoch": epoch + 1,
+                            "state": copy.deepcopy(self.model_.state_dict())}
+            self.history_.append(record)
+            print(f"cnn epoch {epoch + 1}/{self.epochs}: loss {record['loss']:.3f}, pseudo-label rate "
+                  f"{record['mask']:.2f}" + (f", validation accuracy {100 * record['val_acc']:.1f}%"
+                                             if Xva is not None else ""), flush=True)
             if ck is not None:
                 save_checkpoint(ck, "voxel", self.config(), self.model_.state_dict(),
                                 {"epoch": epoch + 1, "optimizer": opt.state_dict(),
-                                 "scheduler": sched.state_dict(), "history": self.history_})
+                                 "scheduler": sched.state_dict(), "history": self.history_, "best": best})
+        if best["state"] is not None:
+            self.model_.load_state_dict(best["state"])
+        self.best_epoch_ = best["epoch"] if best["state"] is not None else len(self.history_)
         self.model_.to("cpu").eval()
         return self
 

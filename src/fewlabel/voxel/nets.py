@@ -32,13 +32,15 @@ def batches(m: int, batch_size: int, rng: np.random.Generator | None = None) -> 
         yield np.sort(order[i:i + batch_size]) if rng is None else order[i:i + batch_size]
 
 
-def augment(x: torch.Tensor, gen: torch.Generator, strong: bool = False, axes: str = "z") -> torch.Tensor:
+def augment(x: torch.Tensor, gen: torch.Generator, strong: bool = False, axes: str = "z",
+            shift: int = 0) -> torch.Tensor:
     """Random symmetry of each grid in a batch (b, 1, n, n, n).
 
     ``axes="z"``: 90-degree rotations about the last (z/up/optical) axis and an x flip (8
     elements; keeps the up axis, right for ModelNet and SMLM where z is special);
     ``axes="all"``: any 90-degree rotation of the cube and flips (48 elements).
-    ``strong`` adds a random shift of up to 2 voxels and drops 10% of the voxels.
+    ``shift`` > 0 adds a random (circular) shift of up to that many voxels per axis; ``strong``
+    shifts by up to ``max(shift, 2)`` voxels and drops 10% of the voxels.
     """
     out = []
     for i in range(x.shape[0]):
@@ -54,8 +56,9 @@ def augment(x: torch.Tensor, gen: torch.Generator, strong: bool = False, axes: s
             g = torch.rot90(g, k, dims=(1, 2))
             if torch.rand(1, generator=gen).item() < 0.5:
                 g = g.flip(1)
-        if strong:
-            shifts = torch.randint(-2, 3, (3,), generator=gen).tolist()
+        reach = max(shift, 2) if strong else shift
+        if reach > 0:
+            shifts = torch.randint(-reach, reach + 1, (3,), generator=gen).tolist()
             g = torch.roll(g, shifts=shifts, dims=(1, 2, 3))
         out.append(g)
     y = torch.stack(out)
