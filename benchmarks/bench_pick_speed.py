@@ -37,6 +37,7 @@ def main(argv=None) -> None:
     ap.add_argument("--model", default="resnet8")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", default=str(REPO / "benchmarks" / "work" / "speed"))
+    ap.add_argument("--tag", default="", help="suffix of the result files")
     ap.add_argument("--train-models", default="resnet8:16,resnet8:32,conv31:16",
                     help="model:units pairs whose training step is timed ('' to skip)")
     args = ap.parse_args(argv)
@@ -89,9 +90,9 @@ def main(argv=None) -> None:
     train_rows = [time_training(name, int(units), args.threads) for name, units in
                   (m.split(":") for m in args.train_models.split(",") if m)]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "bench_pick_speed.json").write_text(json.dumps({"config": vars(args), "runs": rows,
+    (RESULTS / f"bench_pick_speed{args.tag}.json").write_text(json.dumps({"config": vars(args), "runs": rows,
                                                                "training": train_rows}, indent=2) + "\n")
-    md = ["# bench_pick_speed", "", f"`python benchmarks/bench_pick_speed.py {' '.join(sys.argv[1:])}`", "",
+    md = [f"# bench_pick_speed{args.tag}", "", f"Load average when written: {os.getloadavg()[0]:.1f} (shared machine)", "", f"`python benchmarks/bench_pick_speed.py {' '.join(sys.argv[1:])}`", "",
           "| micrographs | size | downsample | model | threads | extract s | micrographs/s | peak RSS MB |",
           "|---|---|---|---|---|---|---|---|"]
     md += [f"| {r['micrographs']} | {r['size']} | {r['downsample']} | {r['model']} | {r['threads']} | "
@@ -101,7 +102,7 @@ def main(argv=None) -> None:
            "| model | units | receptive field | threads | s/step |", "|---|---|---|---|---|"]
     md += [f"| {r['model']} | {r['units']} | {r['receptive_field']} | {r['threads']} | {r['s_per_step']:.3f} |"
            for r in train_rows]
-    (RESULTS / "bench_pick_speed.md").write_text("\n".join(md) + "\n")
+    (RESULTS / f"bench_pick_speed{args.tag}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 
 
