@@ -19,6 +19,8 @@ from pathlib import Path
 
 import click
 
+from fewlabel.cli.scale_options import scale_options
+
 from fewlabel.errors import InputError
 
 
@@ -115,23 +117,17 @@ def train(particles, labels, mode, label_fraction, size, dim, width, rot_pool, m
 @click.option("--batch-size", type=int, default=256, show_default=True)
 @_device_option
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Embeddings EMB.npy [n, dim].")
-def embed_cmd(model_path, particles, batch_size, device, output) -> None:
+@scale_options
+def embed_cmd(model_path, particles, batch_size, device, output, scale) -> None:
     """Embed every particle of a stack (rows in stack order, unit length)."""
-    import numpy as np
-
-    from fewlabel.atomic import atomic_path, check_not_input
-    from fewlabel.classify2d.embed import embed
-    from fewlabel.classify2d.train import load_model
-    from fewlabel.runtime import resolve_device
+    from fewlabel.atomic import check_not_input
+    from fewlabel.scale.commands import classify2d_embed
 
     check_not_input(output, [particles, model_path])
-    dev = resolve_device(device)
-    model, _ = load_model(model_path, dev)
-    images, _, _ = _read_particles(particles)
-    emb = embed(model, images, batch_size, dev, progress=True)
-    with atomic_path(output) as tmp:
-        np.save(tmp, emb)
-    click.echo(f"wrote {output} ({emb.shape[0]} x {emb.shape[1]})")
+    emb = classify2d_embed(model_path, particles, output, scale, batch_size=batch_size, device=device,
+                           log=lambda m: click.echo(m, err=True))
+    if emb is not None:  # None: a --shard run wrote its parts; rerun without --shard to merge
+        click.echo(f"wrote {output} ({emb.shape[0]} x {emb.shape[1]})")
 
 
 def _read_embeddings(path: Path):

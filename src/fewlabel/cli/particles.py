@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from fewlabel.cli.scale_options import scale_options
+
 from fewlabel.errors import InputError
 
 
@@ -34,17 +36,17 @@ def group() -> None:
 @click.option("--min-score", type=float, default=None, help="Keep only picks with score >= this.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Output stack STACK.mrcs (metadata goes to STACK.star).")
+@scale_options
 def extract(mic_dir: Path, picks_path: Path, box: int, downsample: int, edge: str, norm: str,
-            min_score: float | None, output: Path) -> None:
+            min_score: float | None, output: Path, scale) -> None:
     """Extract particles around picks into STACK.mrcs + STACK.star.
 
     Example: fewlabel particles extract --micrographs mics/ --picks picks.tsv --box 128 --downsample 2 -o p.mrcs
     """
     from fewlabel.atomic import check_not_input
-    from fewlabel.io.micrographs import list_micrographs, read_micrograph
+    from fewlabel.io.micrographs import list_micrographs
     from fewlabel.io.picks import match_to_micrographs, normalize_image_name, read_picks
-    from fewlabel.io.stacks import write_stack
-    from fewlabel.particles import extract_particles
+    from fewlabel.scale.commands import particles_extract
 
     if output.suffix != ".mrcs":
         raise InputError(output, "the output stack must end in .mrcs")
@@ -58,25 +60,14 @@ def extract(mic_dir: Path, picks_path: Path, box: int, downsample: int, edge: st
         picks = picks[picks["score"] >= min_score]
     if len(picks) == 0:
         raise InputError(picks_path, "no picks to extract")
-    pixel_sizes = {}
-
-    def load(name: str):
-        mic = read_micrograph(by_name[name])
-        pixel_sizes[name] = mic.pixel_size
-        return mic.image
-
     click.echo(f"extracting {len(picks)} picks from {picks['image_name'].nunique()} micrograph(s), "
                f"box {box} px -> {box // downsample} px", err=True)
-    try:
-        images, meta = extract_particles(load, picks, box, downsample, edge, norm, progress=True)
-    except InputError as exc:
-        raise InputError(picks_path, exc.problem) from None
+    result = particles_extract(by_name, picks, output, scale, box=box, downsample=downsample, edge=edge,
+                               normalize=norm, log=lambda m: click.echo(m, err=True))
+    if result is None:  # a --shard run: parts written, merge later
+        return
+    images, meta = result
     n_out = int((~meta["inside"]).sum()) if edge == "flag" else len(picks) - len(meta)
-    if len(images) == 0:
-        raise InputError(picks_path, f"every one of the {len(picks)} boxes leaves its micrograph; "
-                                     "use a smaller --box or --edge flag")
-    ps = next((p for p in pixel_sizes.values() if p), None)
-    write_stack(output, images, meta, None if ps is None else ps * downsample)
     what = "flagged (inside=False)" if edge == "flag" else "skipped"
     click.echo(f"wrote {len(images)} particles ({images.shape[1]} px) to {output} and "
                f"{output.with_suffix('.star')}; {n_out} box(es) leaving the micrograph {what}")
