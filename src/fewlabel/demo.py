@@ -116,11 +116,11 @@ def plan(out: Path, quick: bool, seed: int) -> list[Step]:
              ["classify2d", "report", "--particles", s(cls / "particles.mrcs"), "--embeddings",
               s(cls / "embeddings.npy"), "--clusters", s(cls / "clusters.csv"), "--seed", s(seed),
               "-o", s(cls / "report")]),
-        Step("3D voxel classification: Geometries and simulated clathrin coats",
+        Step("3D voxel classification: Geometries and simulated clathrin coats (PCA features + SVM)",
              ["voxel", "experiment", "--dataset", "geometries", "--dataset", "clathrin", "--method", "pca",
-              "--method", "cnn", "--labeled", "40" if quick else "100", "--unlabeled", "80" if quick else "300",
-              "--test", "60" if quick else "200", "--curve-points", "1" if quick else "3",
-              "--size", "20" if quick else "30", "--epochs", "3" if quick else "10", "-o", s(vox)]),
+              "--labeled", "70" if quick else "100", "--unlabeled", "60" if quick else "200",
+              "--test", "60" if quick else "150", "--curve-points", "1" if quick else "3",
+              "--size", "20" if quick else "24", "-o", s(vox)]),
     ]
 
 
@@ -133,7 +133,6 @@ def build_report(out: Path, steps: list[Step], total_seconds: float) -> Path:
     from fewlabel.report.html import Section, write_report
 
     pick, cls, vox = out / "pick", out / "classify2d", out / "voxel"
-    by_title = {st.title: st for st in steps}
     evaluate = next((st for st in steps if st.args[:2] == ["pick", "evaluate"]), None)
     overlays = sorted((pick / "overlays").glob("*.png"))[:2]
     timing = pd.DataFrame({"step": [st.title for st in steps], "seconds": [round(st.seconds, 1) for st in steps],
@@ -161,7 +160,6 @@ def build_report(out: Path, steps: list[Step], total_seconds: float) -> Path:
                             figures=_figures(vox, ["accuracy_vs_unlabeled.png", "geometries_examples.png",
                                                    "clathrin_examples.png"]),
                             commands=[st.command for st in steps if st.args[0] == "voxel"]))
-    del by_title
     return write_report(out / "report.html", "fewlabel demo", sections,
                         meta=f"fewlabel demo, {time.strftime('%Y-%m-%d %H:%M')}, {total_seconds:.0f} s")
 
