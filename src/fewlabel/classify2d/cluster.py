@@ -103,6 +103,30 @@ def align_to_reference(image: np.ndarray, reference: np.ndarray, n_angles: int =
     return aligned, float(angles[a]), (int(shift[0]), int(shift[1])), float(window[a, r, q])
 
 
+def _rotated_spectra(x: np.ndarray, n_angles: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every image of ``x [m, b, b]`` rotated on an ``n_angles`` grid ``[m, a, b, b]`` and their FFTs."""
+    b = x.shape[-1]
+    angles = np.linspace(0, 2 * np.pi, n_angles, endpoint=False)
+    coords = _rotation_coords(b, angles)
+    rotated = np.stack([ndimage.map_coordinates(im, coords, order=1, mode="constant") for im in x])
+    return rotated.astype(np.float32), np.fft.rfft2(rotated)
+
+
+def _align_all(rotated: np.ndarray, spectra: np.ndarray, reference: np.ndarray, max_shift: int) -> np.ndarray:
+    """Best rotation + integer shift of every member onto ``reference`` (one batched FFT
+    cross-correlation over all members and angles); returns the aligned images ``[m, b, b]``."""
+    m, a, b, _ = rotated.shape
+    xc = np.fft.irfft2(spectra * np.conj(np.fft.rfft2(reference))[None, None], s=(b, b))
+    xc = np.fft.fftshift(xc, axes=(2, 3))
+    c = b // 2
+    lo, hi = c - max_shift, c + max_shift + 1
+    window = xc[:, :, lo:hi, lo:hi].reshape(m, -1)
+    best = np.argmax(window, axis=1)
+    ai, r, q = np.unravel_index(best, (a, hi - lo, hi - lo))
+    return np.stack([np.roll(rotated[i, ai[i]], (c - (lo + r[i]), c - (lo + q[i])), axis=(0, 1))
+                     for i in range(m)])
+
+
 def class_average(images: np.ndarray, n_iter: int = 3, n_angles: int = 72, max_shift: int | None = None,
                   reference: np.ndarray | None = None) -> np.ndarray:
     """Rotationally and translationally aligned average of ``images [m, b, b]``.
@@ -110,20 +134,23 @@ def class_average(images: np.ndarray, n_iter: int = 3, n_angles: int = 72, max_s
     The first reference is ``reference`` or, by default, the member whose rotation-invariant
     features are closest to the members' mean (a typical particle, never a blurred average);
     then every member is aligned to the reference and the reference is replaced by the aligned
-    average, ``n_iter`` times.
+    average, ``n_iter`` times. The rotated copies of the members and their spectra are computed
+    once and reused by every iteration (same result as :func:`align_to_reference` per member).
     """
     x = standardize(images)
     if len(x) == 0:
         raise InputError(None, "cannot average an empty class")
     if len(x) == 1:
         return x[0]
+    b = x.shape[-1]
+    max_shift = b // 8 if max_shift is None else max_shift
     if reference is None:
         f = polar_fourier_features(x, max_freq=0.25)
         reference = x[int(np.argmin(((f - f.mean(0)) ** 2).sum(1)))]
     ref = reference
+    rotated, spectra = _rotated_spectra(x, n_angles)
     for _ in range(n_iter):
-        aligned = np.stack([align_to_reference(im, ref, n_angles, max_shift)[0] for im in x])
-        ref = aligned.mean(0)
+        ref = _align_all(rotated, spectra, ref, max_shift).mean(0)
         # keep the average centred: move the centre of mass of |contrast| to the box centre
         w = ndimage.gaussian_filter(np.abs(ref - np.median(ref)), 1.0)
         if w.sum() > 0:
