@@ -5,6 +5,7 @@ Examples:
   fewlabel voxel voxelize locs.csv -o grids.npz --size 30 --voxel-size 10
   fewlabel voxel voxelize toilet_0345.off -o toilet.npz --padding 0
   fewlabel voxel fit --grids train.npz --method pca --unlabeled unlabeled.npz -o model_pca
+  fewlabel voxel fit --grids geo.npz --method pca --pose scale --rotations 4 --symmetry all -o model_geo
   fewlabel voxel fit --grids train.npz --method cnn --unlabeled unlabeled.npz -o model_cnn --epochs 30
   fewlabel voxel predict --model model_pca --grids test.npz -o pred.csv
   fewlabel voxel experiment --dataset geometries --labeled 60 --unlabeled 300 -o exp_geometries
@@ -39,10 +40,13 @@ def group() -> None:
 @click.option("--extent", type=click.Choice(["bbox", "robust"]), default="bbox", show_default=True,
               help="robust: fit the 1-99th percentile extent (ignores stray background).")
 @click.option("--mode", type=click.Choice(["binary", "count"]), default="binary", show_default=True)
+@click.option("--pose", type=click.Choice(["none", "centre", "scale", "align"]), default="none", show_default=True,
+              help="Resample each grid into a canonical pose: centre of mass to the centre, + radius of gyration "
+                   "to a quarter of the grid, + principal axes along x, y, z.")
 @click.option("--fill/--no-fill", default=True, show_default=True, help="Fill closed meshes (.off) solid.")
 @click.option("--labels", "labels_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="csv/tsv with columns name,label (integer classes) to store as y.")
-def voxelize_cmd(inputs, output, size, voxel_size, centre, padding, extent, mode, fill, labels_path) -> None:
+def voxelize_cmd(inputs, output, size, voxel_size, centre, padding, extent, mode, pose, fill, labels_path) -> None:
     """Point clouds (csv/tsv/ThunderSTORM, Picasso hdf5, npz) and meshes (.off, .binvox) -> n^3 grids."""
     import numpy as np
 
@@ -74,7 +78,12 @@ def voxelize_cmd(inputs, output, size, voxel_size, centre, padding, extent, mode
                     names.append(name)
         except InputError as exc:
             raise InputError(path, exc.problem) if exc.path is None else exc
-    click.echo(f"voxelized {len(grids)} structure(s) from {len(inputs)} file(s) into {size}^3 grids")
+    if pose != "none":
+        from fewlabel.voxel.pose import normalize_pose
+
+        grids = [normalize_pose(g, pose) for g in grids]
+    click.echo(f"voxelized {len(grids)} structure(s) from {len(inputs)} file(s) into {size}^3 grids"
+               + ("" if pose == "none" else f" (pose: {pose})"))
     y = None
     if labels_path is not None:
         import pandas as pd
@@ -103,13 +112,21 @@ def voxelize_cmd(inputs, output, size, voxel_size, centre, padding, extent, mode
 @click.option("--epochs", type=int, default=None, help="Training epochs (fae/cae: 20, cnn: 30).")
 @click.option("--batch-size", type=int, default=None)
 @click.option("--symmetry", type=click.Choice(["z", "all"]), default="z", show_default=True,
-              help="cnn augmentation: z = 90-degree turns about z + flips (keeps the up/optical axis), "
-                   "all = every 90-degree rotation/flip of the cube.")
+              help="Rotations that do not change the class. cnn augmentation: z = 90-degree turns about z "
+                   "+ flips (keeps the up/optical axis), all = every 90-degree rotation/flip of the cube; "
+                   "--rotations: random angles about z, or any 3D rotation.")
+@click.option("--pose", type=click.Choice(["auto", "none", "centre", "scale", "align"]), default="auto",
+              show_default=True,
+              help="Canonical pose before featurizing: centre of mass to the centre, + scale by the radius of "
+                   "gyration, + principal axes. auto = scale (featurizers), none (cnn). Use centre when "
+                   "absolute size is a feature (fixed voxel size).")
+@click.option("--rotations", default=0, show_default=True,
+              help="Featurizers: add this many randomly rotated copies (see --symmetry) of every training grid.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto|cpu|cuda")
 @click.option("--resume", is_flag=True, help="Continue the torch training from the checkpoint in the model folder.")
-def fit_cmd(grids_path, method, unlabeled_path, output, latent, epochs, batch_size, symmetry, seed, device,
-            resume) -> None:
+def fit_cmd(grids_path, method, unlabeled_path, output, latent, epochs, batch_size, symmetry, pose, rotations,
+            seed, device, resume) -> None:
     """Fit a method on labeled (+ unlabeled) grids and save the model folder."""
     import numpy as np
 
@@ -136,6 +153,9 @@ def fit_cmd(grids_path, method, unlabeled_path, output, latent, epochs, batch_si
         options.pop("epochs", None)
     if method == "cnn":
         options["axes"] = symmetry
+    else:
+        options.update(rotations=rotations, symmetry=symmetry)
+    options["pose"] = pose
     click.echo(f"fitting {method} on {len(lab['X'])} labeled + {0 if Xu is None else len(Xu)} unlabeled "
                f"{lab['X'].shape[1]}^3 grids (device {dev})")
     model = VoxelClassifier(method, n_components=latent, seed=seed, device=dev, work_dir=output, resume=resume,

@@ -34,6 +34,10 @@ class Split:
     y_test: np.ndarray
     classes: tuple[str, ...]
     symmetry: str = "z"  # "all": any 90-degree rotation/flip is a valid augmentation; "z": only about z
+    # continuous rotations the structures actually vary by (a nuisance): "all" (random 3D pose),
+    # "z" (spin about the optical axis), None (aligned data such as ModelNet)
+    nuisance_rotation: str | None = None
+    pose: str = "scale"  # featurizer pose: "centre" where absolute size is signal (fixed voxel size)
 
 
 def default_modelnet_path() -> Path:
@@ -81,11 +85,13 @@ def load_dataset(name: str, n_labeled: int, n_unlabeled: int, seed: int = 0, n_t
 
         X, y, classes = geometries(n_labeled + n_unlabeled + n_test, n=n, seed=seed)
         return Split(X[:n_labeled], y[:n_labeled], X[n_labeled:n_labeled + n_unlabeled],
-                     X[n_labeled + n_unlabeled:], y[n_labeled + n_unlabeled:], tuple(classes), symmetry="all")
+                     X[n_labeled + n_unlabeled:], y[n_labeled + n_unlabeled:], tuple(classes), symmetry="all",
+                     nuisance_rotation="all", pose="scale")
     if name == "clathrin":
         X, curved, _ = clathrin_grids(n_labeled + n_unlabeled + n_test, seed, n)
         return Split(X[:n_labeled], curved[:n_labeled], X[n_labeled:n_labeled + n_unlabeled],
-                     X[n_labeled + n_unlabeled:], curved[n_labeled + n_unlabeled:], ("flat", "curved"))
+                     X[n_labeled + n_unlabeled:], curved[n_labeled + n_unlabeled:], ("flat", "curved"),
+                     nuisance_rotation="z", pose="centre")
     if name == "modelnet10":
         from fewlabel.voxel.grids import load_grids
 
@@ -98,13 +104,18 @@ def load_dataset(name: str, n_labeled: int, n_unlabeled: int, seed: int = 0, n_t
         rest = np.setdiff1d(np.arange(len(Xtr)), lab)
         unl = rng.permutation(rest) if n_unlabeled < 0 else rng.permutation(rest)[:n_unlabeled]
         return Split(Xtr[lab], ytr[lab], Xtr[unl], test["X"].astype(np.uint8, copy=False), test["y"],
-                     MODELNET_CLASSES)
+                     MODELNET_CLASSES, nuisance_rotation=None, pose="scale")
     raise InputError(None, f"unknown dataset {name!r} (use {', '.join(DATASETS)})")
 
 
 def run_one(split: Split, method: str, seed: int = 0, n_unlabeled: int | None = None, n_components: int = 64,
-            device: str = "cpu", options: dict | None = None) -> dict:
-    """Fit ``method`` on the split (first ``n_unlabeled`` unlabeled grids) and score it on the test set."""
+            device: str = "cpu", options: dict | None = None, rotations: int = 4) -> dict:
+    """Fit ``method`` on the split (first ``n_unlabeled`` unlabeled grids) and score it on the test set.
+
+    Featurizer methods use the split's pose and, where its structures vary by a continuous
+    rotation, ``rotations`` randomly rotated copies of every training grid; the CNN uses the
+    split's symmetry group for its on-the-fly augmentation. ``options`` override either.
+    """
     from fewlabel.voxel.classify import VoxelClassifier
 
     Xu = split.X_unlabeled if n_unlabeled is None else split.X_unlabeled[:n_unlabeled]
@@ -112,6 +123,11 @@ def run_one(split: Split, method: str, seed: int = 0, n_unlabeled: int | None = 
     options = dict(options or {})
     if method == "cnn":
         options.setdefault("axes", split.symmetry)
+    else:
+        options.setdefault("pose", split.pose)
+        if split.nuisance_rotation is not None:
+            options.setdefault("rotations", rotations)
+            options.setdefault("symmetry", split.nuisance_rotation)
     model = VoxelClassifier(method, n_components=n_components, seed=seed, device=device, **options)
     model.fit(split.X_labeled, split.y_labeled, Xu)
     fit_s = time.perf_counter() - t0
