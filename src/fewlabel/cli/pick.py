@@ -22,6 +22,8 @@ from pathlib import Path
 
 import click
 
+from fewlabel.cli.scale_options import scale_options
+
 from fewlabel.errors import InputError
 
 
@@ -158,8 +160,13 @@ def train(micrographs, picks_path, radius, expected, pi, downsample, objective, 
               help="Micrographs per forward pass [default: 1 on CPU (no gain from more), 4 on GPU].")
 @click.option("--box-size", type=int, default=None, help="Box size for .box output [default: 2 x radius].")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-def extract(model_path, micrographs, output, radius, threshold, score_maps, batch_size, box_size, device):
-    """Score every micrograph and write every pick with its score."""
+@scale_options
+def extract(model_path, micrographs, output, radius, threshold, score_maps, batch_size, box_size, device, scale):
+    """Score every micrograph and write every pick with its score.
+
+    With --workers, --scheduler, --slurm or --shard the micrographs are scored as Dask tasks, one per
+    micrograph, each written as it finishes (a rerun resumes) and merged at the end (docs/scale.md).
+    """
     import pandas as pd
     from tqdm import tqdm
 
@@ -170,6 +177,7 @@ def extract(model_path, micrographs, output, radius, threshold, score_maps, batc
     from fewlabel.pick.train import load_picker
 
     check_not_input(output, [micrographs, model_path])
+    device_option = device
     device = _torch_setup(device)
     model, config = load_picker(model_path, device)
     paths = data.micrograph_paths(micrographs)
@@ -179,6 +187,14 @@ def extract(model_path, micrographs, output, radius, threshold, score_maps, batc
         raise InputError(None, f"--radius must be positive, got {nms_radius:g}")
     click.echo(f"extracting from {len(paths)} micrographs: {config['model_config']['name']} at /{factor}, "
                f"NMS radius {nms_radius:g} px")
+    if not scale.in_process or scale.shard is not None:
+        from fewlabel.scale.commands import pick_extract
+
+        # device as given (e.g. "auto"): each worker resolves it, so a CPU login node can drive GPU workers
+        pick_extract(paths, model_path, output, scale, device=device_option, radius=nms_radius,
+                     threshold=threshold, score_maps=score_maps,
+                     box_size=box_size or int(round(2 * nms_radius)), log=click.echo)
+        return
     tables = []
     if batch_size is None:
         batch_size = 1 if device == "cpu" else 4
