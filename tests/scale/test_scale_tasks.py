@@ -89,3 +89,22 @@ def test_picker_is_cached_per_process_and_reloaded_when_the_file_changes(trained
     st = copy.stat()
     os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the file was replaced
     assert cached_picker(copy, "cpu") is not first
+
+
+def test_cli_shards_then_merge_equal_one_run(trained, tmp_path, cli_runner):
+    """`fewlabel pick extract --shard I/N` (sbatch --array style), then a plain rerun merges the parts."""
+    model, mics = trained
+    base = ("pick", "extract", "--model", model, "--micrographs", mics, "--batch-size", "1", "--device", "cpu",
+            "--radius", "8")
+    code, _, err = cli_runner(*base, "-o", tmp_path / "one.tsv")
+    assert code == 0, err
+    out = tmp_path / "sharded.tsv"
+    for shard in ("1/2", "2/2"):
+        code, _, err = cli_runner(*base, "-o", out, "--shard", shard)
+        assert code == 0, err
+        assert not out.exists()  # a shard only writes its parts
+    assert len(list((tmp_path / "sharded.tsv.parts").glob("*.tsv"))) == 4
+    code, stdout, err = cli_runner(*base, "-o", out, "--workers", "1")
+    assert code == 0, err
+    assert "0 micrographs computed, 4 skipped" in stdout  # nothing recomputed: every part was done
+    assert out.read_bytes() == (tmp_path / "one.tsv").read_bytes()
