@@ -86,7 +86,9 @@ def mra_classify(images: np.ndarray, k: int, size: int = 24, n_iter: int = 20, n
     images = np.asarray(images)
     _check_k(len(images), k)
     x = standardize((prepare_images(images, size)[:, 0] * circular_mask(size)).numpy())
-    max_shift = max(1, size // 8) if max_shift is None else max_shift
+    # a small search (default size/16 px) on purpose: on noisy images a wide shift search lets every
+    # particle match a reference by its noise (reference bias); views SNR 0.1 at 24 px: ARI 0.43 at 3 px, 0.55 at 1 px
+    max_shift = max(1, size // 16) if max_shift is None else max_shift
     f = polar_fourier_features(x, max_freq=0.25)
     rotated, spectra = _rotated_spectra(x, n_angles)
     runs = [_mra_once(x, rotated, spectra, f, k, n_iter, max_shift, seed * 1000 + r) for r in range(n_init)]
