@@ -8,7 +8,10 @@ supervised model sees the labels of the first half only; every method is scored 
 
 Methods: ``pca``: PCA(20) of raw pixels + k-means; ``polar``: rotation/shift-invariant polar-Fourier
 amplitudes (fewlabel.classify2d.features) + PCA(20) + k-means; ``supervised`` / ``self-supervised``:
-the triplet embedding network (fewlabel.classify2d.train) + k-means. Unseen molecule: a model trained
+the triplet embedding network (fewlabel.classify2d.train) + k-means; ``mra``: reference-based
+classification without labels (fewlabel.classify2d.mra: multi-reference alignment, hard EM, all
+particles of the set, scored on the held-out half); ``mra-pseudo``: the triplet network trained in
+supervised mode on the MRA classes of the first half (no true labels), then k-means. Unseen molecule: a model trained
 on view classes of adk_open embeds view classes of 1hvr; compared with a model trained on 1hvr itself.
 
     python benchmarks/bench_classify2d.py            # full configuration
@@ -72,6 +75,12 @@ def train(x, y, train_idx, mode: str, args, seed: int):
     return train_embedding(x, labels, cfg, progress=False, log=lambda m: None)
 
 
+def mra_labels(x, k, args, seed):
+    from fewlabel.classify2d.mra import mra_classify
+
+    return mra_classify(x, k, size=args.mra_size, seed=seed)[0]
+
+
 def write(rows: list[dict], args) -> None:
     """Write the JSON and Markdown results (called after every row, so a cut-off run keeps its rows)."""
     config = {k: v for k, v in vars(args).items()}
@@ -103,6 +112,8 @@ def main() -> None:
     p.add_argument("--snrs", default="clean,0.1,0.03")
     p.add_argument("--datasets", default="views,molecules,unseen")
     p.add_argument("--tag", default="", help="suffix of the result files (classify2d<tag>.json/.md)")
+    p.add_argument("--mra-size", type=int, default=24, help="working size of the reference-based method")
+    p.add_argument("--methods", default="pca,polar,mra,supervised,self-supervised,mra-pseudo")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
@@ -126,12 +137,21 @@ def main() -> None:
             x, y = simulate(dataset, snr, args.n_per_class, args.box, args.seed)
             tr, te = split(len(x), args.seed)
             k = len(np.unique(y))
-            for name in ("pca", "polar"):
+            methods = args.methods.split(",")
+            for name in [m for m in ("pca", "polar") if m in methods]:
                 t0 = time.time()
                 record(dataset, snr, name, cluster_scores(y[te], baseline(name, x, te, k, args.seed)), time.time() - t0)
-            for mode in ("supervised", "self-supervised"):
+            mra = None
+            if "mra" in methods or "mra-pseudo" in methods:
                 t0 = time.time()
-                res = train(x, y, tr, mode, args, args.seed)
+                mra = mra_labels(x, k, args, args.seed)
+                record(dataset, snr, "mra", cluster_scores(y[te], mra[te]), time.time() - t0, "no labels")
+            for mode in [m for m in ("supervised", "self-supervised", "mra-pseudo") if m in methods]:
+                t0 = time.time()
+                if mode == "mra-pseudo":
+                    res = train(x, mra, tr, "supervised", args, args.seed)
+                else:
+                    res = train(x, y, tr, mode, args, args.seed)
                 pred = kmeans(embed(res.model, x[te]), k, args.seed)[0]
                 record(dataset, snr, mode, cluster_scores(y[te], pred), time.time() - t0,
                        f"{len(res.history)} epochs")
@@ -143,14 +163,16 @@ def main() -> None:
     snr = "0.1"
     x, y = simulate("views", snr, args.n_per_class, args.box, args.seed + 1, molecule="1hvr")
     tr, te = split(len(x), args.seed)
-    for mode in ("supervised", "self-supervised"):
+    methods = args.methods.split(",")
+    for mode in [m for m in ("supervised", "self-supervised", "mra-pseudo") if m in methods]:
         if mode in models:
             t0 = time.time()
             pred = kmeans(embed(models[mode], x[te]), 4, args.seed)[0]
             record("unseen 1hvr views", snr, mode, cluster_scores(y[te], pred), time.time() - t0,
                    "trained on adk_open views")
         t0 = time.time()
-        res = train(x, y, tr, mode, args, args.seed)
+        yy = mra_labels(x, 4, args, args.seed) if mode == "mra-pseudo" else y
+        res = train(x, yy, tr, "supervised" if mode == "mra-pseudo" else mode, args, args.seed)
         pred = kmeans(embed(res.model, x[te]), 4, args.seed)[0]
         record("seen 1hvr views", snr, mode, cluster_scores(y[te], pred), time.time() - t0, "trained on 1hvr views")
 

@@ -77,3 +77,17 @@ def test_bad_input_exits_2(cli_runner, stack, tmp_path):
         empty.write_bytes(b"")
     code, out, err = cli_runner("classify2d", "train", "--particles", empty, "-o", tmp_path / "m2.pt")
     assert code == 2 and "error:" in err
+
+
+def test_train_on_mra_classes_without_labels(cli_runner, stack, tmp_path):
+    path, labels, _ = stack
+    model = tmp_path / "m.pt"
+    code, out, err = cli_runner("classify2d", "train", "--particles", path, "--mra-k", 4, "--mra-size", 16,
+                                "--epochs", 1, "--dim", 8, "--width", 4, "--batch-size", 8, "-o", model)
+    assert code == 0, err
+    assert "MRA class sizes" in err
+    config = json.loads((tmp_path / "m.pt.json").read_text())["config"]
+    assert config["train"]["mode"] == "supervised" and config["mra_k"] == 4
+    code, out, err = cli_runner("classify2d", "train", "--particles", path, "--mra-k", 4, "--labels", labels,
+                                "-o", tmp_path / "m2.pt")
+    assert code == 2 and "--mra-k" in err

@@ -4,6 +4,7 @@
 Examples:
   fewlabel simulate particles -o sim/
   fewlabel classify2d train --particles sim/particles.mrcs -o model.pt            # self-supervised
+  fewlabel classify2d train --particles sim/particles.mrcs --mra-k 4 -o mra.pt    # no labels, MRA classes
   fewlabel classify2d train --particles sim/particles.mrcs --labels sim/labels.csv --label-fraction 0.2 -o sup.pt
   fewlabel classify2d embed --model model.pt --particles sim/particles.mrcs -o emb.npy
   fewlabel classify2d cluster --embeddings emb.npy --k auto -o clusters.csv
@@ -68,13 +69,19 @@ def _device_option(f):
               help="Augmentation: extra Gaussian noise, std relative to the image's.")
 @click.option("--flip/--no-flip", default=False, show_default=True,
               help="Augmentation: random mirror (only if mirrored views are the same class).")
+@click.option("--mra-k", type=int, default=None,
+              help="No labels: classify the stack into this many classes by multi-reference alignment "
+                   "(classical reference-based 2D classification) and train on those classes as labels.")
+@click.option("--mra-size", type=int, default=24, show_default=True, help="Working size (px) of --mra-k.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @_device_option
 @click.option("--resume", is_flag=True, help="Continue the interrupted run saved in --output.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Model file MODEL.pt.")
 def train(particles, labels, mode, label_fraction, size, dim, width, rot_pool, margin, miner, lr, batch_size,
-          epochs, patience, val_fraction, max_shift, noise, flip, seed, device, resume, output) -> None:
+          epochs, patience, val_fraction, max_shift, noise, flip, mra_k, mra_size, seed, device, resume,
+          output) -> None:
     """Train the triplet-loss embedding network (supervised or self-supervised)."""
+    import numpy as np
     import torch
 
     from fewlabel.atomic import check_not_input
@@ -89,7 +96,19 @@ def train(particles, labels, mode, label_fraction, size, dim, width, rot_pool, m
     if mode == "auto":
         mode = "supervised" if labels else "self-supervised"
     codes, names = None, None
-    if mode == "supervised":
+    if mra_k is not None:
+        from fewlabel.classify2d.mra import mra_classify
+
+        if labels is not None:
+            raise InputError(None, "--mra-k makes its own labels: do not give --labels too")
+        if not 2 <= mra_k <= len(images):
+            raise InputError(particles, f"--mra-k must be between 2 and the number of particles ({len(images)})")
+        click.echo(f"multi-reference alignment into {mra_k} classes at {mra_size} px", err=True)
+        codes = mra_classify(images, mra_k, size=mra_size, seed=seed)[0]
+        names = [f"mra{c}" for c in range(mra_k)]
+        mode = "supervised"
+        click.echo(f"MRA class sizes {np.bincount(codes, minlength=mra_k).tolist()}", err=True)
+    elif mode == "supervised":
         if labels is None:
             raise InputError(None, "--mode supervised needs --labels")
         codes, names = read_labels(labels, len(images))
@@ -104,7 +123,7 @@ def train(particles, labels, mode, label_fraction, size, dim, width, rot_pool, m
     seed_everything(seed)
     dev = resolve_device(device)
     extra = {"particles": str(particles), "labels": str(labels) if labels else None, "class_names": names,
-             "label_fraction": label_fraction}
+             "label_fraction": label_fraction, "mra_k": mra_k, "mra_size": mra_size}
     result = train_embedding(images, codes, cfg, output, resume=resume, device=dev,
                              log=lambda m: click.echo(m, err=True), extra_config=extra)
     click.echo(f"wrote {output} (best epoch {result.best_epoch}, {len(result.history)} epochs run"
