@@ -34,6 +34,40 @@ def test_cnn_beats_chance_on_geometries(geo):
     assert len(hist) == 6 and hist[-1]["sup"] < hist[0]["sup"]
 
 
+def test_pose_and_rotated_copies_make_randomly_posed_geometries_separable():
+    # random size, position and 3D rotation: raw PCA features are near chance; a canonical pose
+    # (centre of mass, radius of gyration) plus rotated labeled copies for the SVM separate them
+    X, y, _ = geometries(180, n=16, seed=0)
+    Xl, yl, Xu, Xt, yt = X[:60], y[:60], X[60:90], X[90:], y[90:]
+    raw = VoxelClassifier("pca", n_components=16, seed=0, pose="none").fit(Xl, yl, Xu)
+    posed = VoxelClassifier("pca", n_components=16, seed=0, pose="scale", rotations=3, symmetry="all")
+    posed.fit(Xl, yl, Xu)
+    acc_raw, acc_posed = np.mean(raw.predict(Xt) == yt), np.mean(posed.predict(Xt) == yt)
+    assert acc_raw < 0.6 and acc_posed > 0.85
+
+
+def test_svm_cv_keeps_rotated_copies_of_one_grid_in_one_fold():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(2), 12)
+    groups = np.tile(np.arange(6), 4)  # 6 structures x 4 copies
+    y = np.repeat(np.arange(2), 3)[groups]
+    feats = rng.normal(size=(24, 3)) + y[:, None]
+    search = svm_grid_search(feats, y, seed=0, cv=3, groups=groups)
+    for train, test in search.cv.split(feats, y, groups):
+        assert not set(groups[train]) & set(groups[test])
+    assert search.predict(feats).shape == (24,)
+
+
+def test_cnn_early_stopping_restores_the_best_epoch(geo):
+    Xl, yl, _, Xt, _ = geo
+    # lr = 0: validation accuracy never improves after epoch 1, so training stops after `patience` more
+    model = VoxelClassifier("cnn", seed=0, epochs=10, width=4, min_steps_per_epoch=2, lr=0.0, patience=2,
+                            val_fraction=0.2).fit(Xl, yl)
+    assert len(model.cnn_.history_) == 3 and model.cnn_.best_epoch_ == 1
+    assert all("val_acc" in h for h in model.cnn_.history_)
+    assert model.predict(Xt).shape == (len(Xt),)
+
+
 @pytest.mark.parametrize("method, opts", [("pca", {}), ("kmeans", {"epochs": 1}), ("cae", {"epochs": 1}),
                                           ("cnn", {"epochs": 1, "width": 4, "min_steps_per_epoch": 2})])
 def test_save_load_round_trip_predicts_the_same(tmp_path, geo, method, opts):

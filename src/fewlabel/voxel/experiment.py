@@ -134,7 +134,8 @@ def run_one(split: Split, method: str, seed: int = 0, n_unlabeled: int | None = 
     pred = model.predict(split.X_test)
     return {"method": method, "seed": seed, "n_labeled": len(split.X_labeled), "n_unlabeled": len(Xu),
             "accuracy": float(np.mean(pred == split.y_test)), "fit_s": fit_s,
-            "total_s": time.perf_counter() - t0, "y_pred": pred, "params": model.best_params_}
+            "total_s": time.perf_counter() - t0, "y_pred": pred, "params": model.best_params_,
+            "pose": model.pose, "rotations": model.rotations if method != "cnn" else 0}
 
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:

@@ -104,7 +104,7 @@ def _principal_axes(g: np.ndarray, c: np.ndarray, cov: np.ndarray) -> np.ndarray
 def normalize_pose(grid: np.ndarray, pose: str = "scale", target_rg: float = TARGET_RG) -> np.ndarray:
     """One grid resampled into the canonical frame of ``pose`` (see module docstring).
 
-    ``centre``: centre of mass to the grid centre; ``scale``: also radius of gyration to
+    ``centre``: centre of mass to the grid centre (whole-voxel shift, exact); ``scale``: also radius of gyration to
     ``target_rg * n`` voxels; ``align``: also principal axes to x, y, z (largest first).
     """
     from scipy import ndimage
@@ -127,6 +127,9 @@ def normalize_pose(grid: np.ndarray, pose: str = "scale", target_rg: float = TAR
         M = M * (rg / (target_rg * n))  # output voxel step -> input voxels
     if pose == "align":
         M = _principal_axes(w, c, cov) @ M
+    if pose == "centre":  # a whole-voxel shift is exact: no interpolation blur
+        out = ndimage.shift(gf, np.round(mid - c), order=0, mode="constant", cval=0.0)
+        return out.astype(g.dtype if binary else np.float32)
     out = ndimage.affine_transform(gf, M, offset=c - M @ mid, order=1, mode="constant", cval=0.0)
     if binary:
         return (out >= 0.5).astype(np.uint8)
@@ -145,18 +148,21 @@ def normalize_poses(X: np.ndarray, pose: str = "scale", target_rg: float = TARGE
 
 
 def rotate_grid(grid: np.ndarray, R: np.ndarray) -> np.ndarray:
-    """One grid rotated by the 3x3 matrix ``R`` about the grid centre (trilinear; binary stays binary)."""
+    """One grid rotated by the 3x3 matrix ``R`` about the grid centre.
+
+    Binary grids use nearest-neighbour sampling (trilinear + threshold would erase sparse or
+    one-voxel-thin occupancy such as SMLM localizations or chair legs); other grids trilinear.
+    """
     from scipy import ndimage
 
     g = np.asarray(grid)
     n = g.shape[0]
     mid = np.full(3, (n - 1) / 2)
     M = np.asarray(R, dtype=np.float64).T  # output index -> input index: x_in = R^T (x_out - mid) + mid
-    out = ndimage.affine_transform(g.astype(np.float32), M, offset=mid - M @ mid, order=1, mode="constant",
-                                   cval=0.0)
-    if g.dtype == np.uint8 or g.dtype == bool:
-        return (out >= 0.5).astype(np.uint8)
-    return out.astype(np.float32)
+    binary = g.dtype == np.uint8 or g.dtype == bool
+    out = ndimage.affine_transform(g.astype(np.float32), M, offset=mid - M @ mid, order=0 if binary else 1,
+                                   mode="constant", cval=0.0)
+    return out.astype(np.uint8) if binary else out.astype(np.float32)
 
 
 def random_grid_rotations(m: int, symmetry: str, rng: np.random.Generator) -> np.ndarray:
