@@ -5,9 +5,14 @@ Settings (issue 5):
   clathrin        280 labeled + 619 unlabeled, separate labeled test set of 300 (simulated)
   modelnet10      standard split; all 3991 training labels, and 10% (399 labeled + 3592 unlabeled)
 Every (dataset, method, seed) runs in its own process so peak memory (ru_maxrss) is per job.
+Featurizer methods use each data set's canonical pose (geometries, ModelNet10: centre of mass +
+radius of gyration; clathrin at a fixed 10 nm voxel: centre only, size is signal) and, where the
+structures vary by a continuous rotation (geometries: any 3D rotation, clathrin: spin about z;
+ModelNet10 is aligned: none), 4 randomly rotated copies of every labeled grid for the SVM.
 
     python benchmarks/bench_voxel.py                      # full: 3 seeds, default epochs
     python benchmarks/bench_voxel.py --seeds 1 --epochs-ae 2 --epochs-cnn 8 --datasets modelnet10_all
+    python benchmarks/bench_voxel.py --datasets modelnet10_all --methods cnn --seeds 1 --batch-cnn 64 --threads 1
 Writes benchmarks/results/voxel[_<tag>].json and .md (tag defaults to the settings when reduced).
 """
 
