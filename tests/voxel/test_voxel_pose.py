@@ -75,3 +75,20 @@ def test_none_pose_is_identity_and_bad_options_raise():
         normalize_pose(X[0], "upright")
     with pytest.raises(InputError, match="unknown symmetry"):
         random_grid_rotations(2, "xy", np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("axes, group_size", [("mirror", 4), ("z", 8)])
+def test_cnn_augmentation_stays_in_its_symmetry_group(axes, group_size):
+    import torch
+
+    from fewlabel.voxel.nets import augment
+
+    g = torch.zeros(1, 1, 6, 6, 6)
+    g[0, 0, 0, 1, 2] = g[0, 0, 0, 0, 0] = g[0, 0, 3, 0, 5] = 1.0  # no symmetry of its own
+    seen = {tuple(augment(g, torch.Generator().manual_seed(s), axes=axes).flatten().nonzero().flatten().tolist())
+            for s in range(200)}
+    assert len(seen) == group_size
+    if axes == "mirror":  # mirrors keep every voxel's z (no quarter turns of an aligned object)
+        for s in range(20):
+            out = augment(g, torch.Generator().manual_seed(s), axes=axes)
+            assert torch.equal(out.sum(dim=(2, 3)), g.sum(dim=(2, 3)))

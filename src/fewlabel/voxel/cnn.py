@@ -228,7 +228,9 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
 
 
 def _symmetries(x, axes: str):
-    """The 8 rotations/flips about z used for test-time averaging (``axes`` other than z: 4 flips)."""
+    """The views averaged at test time: 8 rotations/flips about z, x/y mirrors, or 4 flips (``all``)."""
+    if axes == "mirror":
+        return [x, x.flip(2), x.flip(3), x.flip(2).flip(3)]
     if axes != "z":
         return [x, x.flip(2), x.flip(3), x.flip(4)]
     views = []

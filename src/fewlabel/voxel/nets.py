@@ -38,7 +38,9 @@ def augment(x: torch.Tensor, gen: torch.Generator, strong: bool = False, axes: s
 
     ``axes="z"``: 90-degree rotations about the last (z/up/optical) axis and an x flip (8
     elements; keeps the up axis, right for ModelNet and SMLM where z is special);
-    ``axes="all"``: any 90-degree rotation of the cube and flips (48 elements).
+    ``axes="all"``: any 90-degree rotation of the cube and flips (48 elements);
+    ``axes="mirror"``: only x and y mirror flips (4 elements; for aligned data such as ModelNet10,
+    where a quarter turn changes the object's canonical view).
     ``shift`` > 0 adds a random (circular) shift of up to that many voxels per axis; ``strong``
     shifts by up to ``max(shift, 2)`` voxels and drops 10% of the voxels.
     """
@@ -49,6 +51,10 @@ def augment(x: torch.Tensor, gen: torch.Generator, strong: bool = False, axes: s
             perm = torch.randperm(3, generator=gen).tolist()
             g = g.permute(0, *[p + 1 for p in perm])
             for d in (1, 2, 3):
+                if torch.rand(1, generator=gen).item() < 0.5:
+                    g = g.flip(d)
+        elif axes == "mirror":
+            for d in (1, 2):
                 if torch.rand(1, generator=gen).item() < 0.5:
                     g = g.flip(d)
         else:
