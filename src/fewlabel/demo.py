@@ -105,7 +105,7 @@ def plan(out: Path, quick: bool, seed: int) -> list[Step]:
               "--box", "64", "--downsample", "2", "--min-score", "0", "-o", s(cls / "particles.mrcs")]),
         Step("learn a rotation-invariant embedding, self-supervised (no labels)",
              ["classify2d", "train", "--particles", s(cls / "particles.mrcs"), "--epochs", "3" if quick else "8",
-              "--dim", "64", "--seed", s(seed), "-o", s(cls / "model.pt")]),
+              "--dim", "64", "--size", "16", "--width", "16", "--seed", s(seed), "-o", s(cls / "model.pt")]),
         Step("embed the particles",
              ["classify2d", "embed", "--model", s(cls / "model.pt"), "--particles", s(cls / "particles.mrcs"),
               "-o", s(cls / "embeddings.npy")]),
