@@ -141,7 +141,7 @@ def build_report(out: Path, steps: list[Step], total_seconds: float) -> Path:
         Section("What ran", f"The whole demo took {total_seconds:.0f} s. Each step is one fewlabel command; run "
                 "the same commands on your own micrographs and labels.", tables=[(timing, "")]),
         Section("Particle picking: true and predicted picks",
-                "Test micrographs the picker never saw; blue: true particles, orange: picks at the best-F1 threshold.",
+                "Test micrographs the picker never saw; blue: true particles, red: picks at the best-F1 threshold.",
                 figures=[(p, p.stem) for p in overlays],
                 commands=[st.command for st in steps if st.args[0] in ("simulate", "pick") and st.args[1] != "evaluate"]),
         Section("Precision-recall", evaluate.summary if evaluate else "",
