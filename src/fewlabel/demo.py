@@ -155,8 +155,16 @@ def build_report(out: Path, steps: list[Step], total_seconds: float) -> Path:
                                                   "similarity.png"]),
                 commands=[st.command for st in steps if st.args[0] in ("particles", "classify2d")]),
     ]
-    table = vox / "accuracy.md"
-    sections.append(Section("3D voxel classification", table.read_text() if table.is_file() else "",
+    results = vox / "results.csv"
+    tables = []
+    if results.is_file():
+        df = pd.read_csv(results)
+        df["accuracy (%)"] = (100 * df["accuracy"]).round(1)
+        tables = [(df[["dataset", "method", "n_labeled", "n_unlabeled", "accuracy (%)"]],
+                   "Test accuracy against the number of unlabeled grids used to fit the features")]
+    sections.append(Section("3D voxel classification",
+                            "Featurizer fit on labeled + unlabeled grids, SVM trained on the labeled ones only.",
+                            tables=tables,
                             figures=_figures(vox, ["accuracy_vs_unlabeled.png", "geometries_examples.png",
                                                    "clathrin_examples.png"]),
                             commands=[st.command for st in steps if st.args[0] == "voxel"]))
