@@ -56,7 +56,7 @@ def collect_sections(run_dir: Path) -> list[Section]:
         text = "\n\n".join(p.read_text() for p in files if p.suffix == ".md")
         commands = [c for p in files if p.suffix == ".json" if (c := _command_from_record(p))]
         if figures or tables or text or commands:
-            title = "." if folder == run_dir else str(folder.relative_to(run_dir))
+            title = run_dir.resolve().name if folder == run_dir else str(folder.relative_to(run_dir))
             sections.append(Section(title=title, text=text, figures=figures, tables=tables,
                                     commands=sorted(set(commands))))
     return sections
