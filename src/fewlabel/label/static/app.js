@@ -166,13 +166,18 @@ async function addAt(clientX, clientY) {
     if (index !== state.index) return;
     state.data.picks.push({ id: r.id, x: r.x, y: r.y, score: r.score, manual: r.manual });
     state.session.manual += 1;
-    setCounts(r.count, r.total);
-    draw();
-    updateReview();
-    status(`saved to ${state.session.output}`);
+    showSaved(r);
   } catch (err) {
     status(`not saved: ${err.message}`, true);
   }
+}
+
+// After the server saved a change: new counters, redraw, and say where it was written.
+function showSaved(r) {
+  setCounts(r.count, r.total);
+  draw();
+  updateReview();
+  status(`saved to ${state.session.output}`);
 }
 
 async function removePick(id) {
@@ -187,10 +192,7 @@ async function removePick(id) {
         if (j >= 0) state.session.scores.splice(j, 1);
       }
     }
-    setCounts(r.count, r.total);
-    draw();
-    updateReview();
-    status(`saved to ${state.session.output}`);
+    showSaved(r);
   } catch (err) {
     status(`not saved: ${err.message}`, true);
   }
