@@ -15,6 +15,7 @@ def _make_run(tmp_path):
     ax.plot([0, 1], [1, 0])
     save_figure(fig, run / "evaluate" / "pr_curve.png")
     (run / "evaluate" / "summary.csv").write_text("threshold,precision,recall\n0.5,0.9,0.8\n")
+    (run / "evaluate" / "results.md").write_text("# Results\n\n| labels | auprc |\n|---|---|\n| 10 | 0.8475 |\n")
     (run / "big.csv").write_text("a\n" + "\n".join(str(i) for i in range(100)) + "\n")
     (run / "model.pt.json").write_text(json.dumps({"argv": ["/x/bin/fewlabel", "pick", "train", "-o", "m.pt"]}))
     return run
@@ -28,7 +29,8 @@ def test_report_embeds_figures_tables_and_commands(tmp_path, cli_runner):
     png = (run / "evaluate" / "pr_curve.png").read_bytes()
     assert base64.b64encode(png).decode() in page  # embedded, so the file can be mailed alone
     assert "<h2>evaluate</h2>" in page
-    assert "0.900" in page  # the small summary table is shown
+    assert "<td>0.9</td>" in page  # the small summary table is shown, 4 significant digits
+    assert "<td>0.8475</td>" in page and "| 10 |" not in page  # Markdown tables are rendered, not raw text
     assert "fewlabel pick train -o m.pt" in page  # the command that reproduces the run
     assert "<td>99</td>" not in page  # big data tables are not dumped into the page
 

@@ -19,13 +19,18 @@ from fewlabel.atomic import write_text_atomic
 
 @dataclass
 class Section:
-    """A titled block of the report. ``figures`` are (PNG path, caption) pairs."""
+    """A titled block of the report. ``figures`` are (PNG path, caption) pairs.
+
+    ``text`` is plain prose (escaped); ``markdown`` is rendered (tables included), for the
+    Markdown summaries that commands and benchmarks write next to their outputs.
+    """
 
     title: str
     text: str = ""
     figures: list[tuple[str | os.PathLike, str]] = field(default_factory=list)
     tables: list[tuple[pd.DataFrame, str]] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    markdown: str = ""
 
 
 _STYLE = """
@@ -48,6 +53,18 @@ def _img_tag(path: Path, caption: str) -> str:
             f"<figcaption>{cap}</figcaption></figure>")
 
 
+def _markdown_html(text: str) -> str:
+    """Markdown -> HTML with pipe tables and fenced code (Python-Markdown)."""
+    import markdown
+
+    return markdown.markdown(text, extensions=["tables", "fenced_code"])
+
+
+def _number(value: float) -> str:
+    """Table cells: four significant digits, so 0.8475 and 1234.5 both read as measured."""
+    return f"{value:.4g}"
+
+
 def render_html(title: str, sections: list[Section], meta: str = "") -> str:
     """Return the report as one HTML string; missing figure files are listed, not fatal."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
@@ -58,6 +75,8 @@ def render_html(title: str, sections: list[Section], meta: str = "") -> str:
         parts.append(f"<section><h2>{html.escape(sec.title)}</h2>")
         if sec.text:
             parts.extend(f"<p>{html.escape(p)}</p>" for p in sec.text.split("\n\n"))
+        if sec.markdown:
+            parts.append(_markdown_html(sec.markdown))
         for fig_path, caption in sec.figures:
             p = Path(fig_path)
             parts.append(_img_tag(p, caption) if p.is_file() else
@@ -65,7 +84,7 @@ def render_html(title: str, sections: list[Section], meta: str = "") -> str:
         for table, caption in sec.tables:
             if caption:
                 parts.append(f"<p><strong>{html.escape(caption)}</strong></p>")
-            parts.append(table.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0))
+            parts.append(table.to_html(index=False, float_format=_number, border=0))
         if sec.commands:
             parts.append("<p>Reproduce:</p><pre>" + html.escape("\n".join(sec.commands)) + "</pre>")
         parts.append("</section>")

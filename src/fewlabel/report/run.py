@@ -53,11 +53,11 @@ def collect_sections(run_dir: Path) -> list[Section]:
         figures = [(p, p.stem.replace("_", " ")) for p in files if p.suffix.lower() == ".png"]
         tables = [(t, p.name) for p in files if p.suffix in (".csv", ".tsv")
                   if (t := _small_table(p)) is not None]
-        text = "\n\n".join(p.read_text() for p in files if p.suffix == ".md")
+        markdown = "\n\n".join(p.read_text() for p in files if p.suffix == ".md")
         commands = [c for p in files if p.suffix == ".json" if (c := _command_from_record(p))]
-        if figures or tables or text or commands:
+        if figures or tables or markdown or commands:
             title = run_dir.resolve().name if folder == run_dir else str(folder.relative_to(run_dir))
-            sections.append(Section(title=title, text=text, figures=figures, tables=tables,
+            sections.append(Section(title=title, markdown=markdown, figures=figures, tables=tables,
                                     commands=sorted(set(commands))))
     return sections
 
