@@ -53,13 +53,14 @@ def prepared(paths, downsample: int, normalize: str = "robust") -> tuple[list[st
 
 def run_fewlabel(train_paths, labeled, test_paths, truth, *, radius, particle_radius, downsample, expected,
                  objective, autoencoder, model, epochs, steps, seed, normalize="robust", from_files=False,
-                 match_radius=None) -> dict:
+                 match_radius=None, overrides: dict | None = None) -> dict:
     """Train on ``train_paths`` with ``labeled`` (original px), pick ``test_paths``, score against ``truth``.
 
     ``from_files``: time the whole user pipeline (read + prepare inside train_s and extract_s, as
     ``fewlabel pick train/extract`` do); otherwise prepared images are cached across runs and
     extract_s is scoring + NMS only. AUPRC is reported at ``match_radius`` (default the particle
-    radius) and at half of it (``auprc_strict``).
+    radius) and at half of it (``auprc_strict``). ``overrides``: other TrainConfig fields (slack,
+    binomial_group, lr, ...) for experiments without changing the training defaults.
     """
     import torch
 
@@ -78,7 +79,7 @@ def run_fewlabel(train_paths, labeled, test_paths, truth, *, radius, particle_ra
     pi = estimate_pi(expected, radius / downsample, images[0].shape)
     cfg = TrainConfig(radius=radius, pi=pi, downsample=downsample, normalize=normalize, model=model,
                       objective=objective, autoencoder=autoencoder, epochs=epochs, steps_per_epoch=steps,
-                      nms_radius=particle_radius, seed=seed)
+                      nms_radius=particle_radius, seed=seed, **(overrides or {}))
     val = split_validation(names, lab_ds, 0.2, np.random.default_rng(seed))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "m.pt"
@@ -104,7 +105,7 @@ def run_fewlabel(train_paths, labeled, test_paths, truth, *, radius, particle_ra
             **{k: v for k, v in curve.best_f1().items() if k != "threshold"},
             "train_s": train_s, "extract_s": extract_s, "best_epoch": best["epoch"],
             "val_auprc_est": best.get("val_auprc_est", float("nan")), "pi": pi,
-            "n_picks": curve.n_picks, "n_true": curve.n_true}
+            "n_picks": curve.n_picks, "n_true": curve.n_true, "loadavg_1m": os.getloadavg()[0]}
 
 
 def simulated_dataset(work: Path, n_train: int, n_test: int, size: int, seed: int, labels: list[int]) -> dict:

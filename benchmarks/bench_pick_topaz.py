@@ -188,6 +188,24 @@ def reference_pickers(truth: pd.DataFrame, test_names: set[str], radius: float) 
     return rows
 
 
+def target_table(df: pd.DataFrame) -> pd.DataFrame:
+    """For each Topaz row: fewlabel's AUPRC and (train + extract) time over Topaz's, same labels and seed."""
+    out = []
+    few = df[df["tool"].str.startswith("fewlabel")]
+    for _, t in df[df["tool"].str.startswith("topaz")].iterrows():
+        f = few[(few["labels"] == t["labels"]) & (few["seed"] == t["seed"])]
+        if f.empty:
+            continue
+        f = f.iloc[0]
+        ratio = (f["train_s"] + f["extract_s"]) / (t["train_s"] + t["extract_s"])
+        out.append({"labels": t["labels"], "seed": t["seed"], "vs": t["tool"], "auprc_fewlabel": f["auprc"],
+                    "auprc_topaz": t["auprc"], "auprc_target_met": bool(f["auprc"] >= t["auprc"]),
+                    "time_fewlabel_s": f["train_s"] + f["extract_s"], "time_topaz_s": t["train_s"] + t["extract_s"],
+                    "time_ratio": ratio, "time_target_met": bool(ratio <= 0.5 and f["auprc"] >= t["auprc"])})
+    return pd.DataFrame(out, columns=["labels", "seed", "vs", "auprc_fewlabel", "auprc_topaz", "auprc_target_met",
+                                      "time_fewlabel_s", "time_topaz_s", "time_ratio", "time_target_met"])
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default="real", choices=["real", "sim"])
@@ -218,29 +236,58 @@ def main(argv=None) -> None:
     topaz = None if args.skip_topaz else ensure_topaz()
     refs = reference_pickers(ds["truth"], {p.stem for p in ds["test_paths"]}, pr) if args.dataset == "real" else []
     stem = RESULTS / f"bench_pick_topaz_{args.dataset}"
-    rows: list[dict] = []
+    rows: list[dict] = []  # every row of earlier invocations is kept; a row run now replaces its namesake
     previous = []  # fewlabel rows of an earlier run with the same schedule are reused (resume)
     if stem.with_suffix(".json").exists():
         old = json.loads(stem.with_suffix(".json").read_text())
-        same = all(old["config"].get(k) == getattr(args, k) for k in ("epochs", "steps", "threads"))
-        previous = [r for r in old["runs"] if same and r["tool"].startswith("fewlabel")]
+        for r in old["runs"]:  # rows written before these keys existed carry their file's config
+            for k in ("epochs", "steps", "threads"):
+                r.setdefault(k, old["config"].get(k))
+            r.setdefault("command", old["config"].get("command", "python benchmarks/bench_pick_topaz.py --dataset "
+                                                      f"{args.dataset} --labels {old['config'].get('labels')} "
+                                                      f"--epochs {old['config'].get('epochs')} --steps "
+                                                      f"{old['config'].get('steps')} --threads "
+                                                      f"{old['config'].get('threads')}"))
+        rows = list(old["runs"])
+        previous = [r for r in rows if r["tool"].startswith("fewlabel")
+                    and all(r.get(k) == getattr(args, k) for k in ("epochs", "steps", "threads"))]
+    command = f"python benchmarks/bench_pick_topaz.py {' '.join(sys.argv[1:] if argv is None else argv)}"
+
+    def put(row: dict, fresh: bool = True) -> None:
+        """Add ``row`` (with this run's schedule and machine load if ``fresh``), replacing an older row of its key."""
+        if fresh:
+            row = {**row, "epochs": args.epochs, "steps": args.steps, "threads": args.threads, "command": command,
+                   "loadavg_1m_5m_15m": [round(v, 2) for v in os.getloadavg()]}
+        key = (row["tool"], row["labels"], row["seed"])
+        rows[:] = [r for r in rows if (r["tool"], r["labels"], r["seed"]) != key] + [row]
 
     def write() -> None:
-        df = pd.DataFrame(rows)
-        write_text_atomic(stem.with_suffix(".json"), json.dumps({"config": vars(args), "runs": rows,
-                                                                 "reference": refs}, indent=2, default=float) + "\n")
-        md = [f"# {stem.name}", "", f"`python benchmarks/bench_pick_topaz.py {' '.join(sys.argv[1:])}`", "",
-              f"{ds['name']}: train {', '.join(p.stem for p in ds['train_paths'])}; test "
-              f"{', '.join(p.stem for p in ds['test_paths'])}.", "",
-              f"Both tools: downsample {downsample}, positive radius {radius:g} px (original), NMS radius {pr:g} px, "
-              f"pi from {ds['expected']:.1f} expected particles per micrograph (passed to Topaz as --pi), "
-              f"GE-binomial, resnet8, {args.threads} thread(s). fewlabel: {args.epochs} epochs x {args.steps} "
-              "minibatches (defaults otherwise). Topaz: its defaults (256-crop minibatches, lr 2e-4, 32 units) for "
-              "the same wall time as fewlabel's training (topaz_updates = updates it reached). "
-              "auprc: match radius = particle radius; auprc_strict: half of it. train_s includes reading/"
-              "preprocessing the training micrographs; extract_s includes reading/preprocessing the test ones.", "",
-              markdown_table(df[[c for c in ("tool", "labels", "seed", "auprc", "auprc_strict", "train_s",
-                                             "extract_s", "topaz_updates") if c in df]], index=False)]
+        df = pd.DataFrame(rows).sort_values(["labels", "seed"], kind="stable")
+        write_text_atomic(stem.with_suffix(".json"), json.dumps(
+            {"config": {**vars(args), "command": command}, "loadavg_1m_5m_15m_at_write": list(os.getloadavg()),
+             "runs": rows, "reference": refs}, indent=2, default=float) + "\n")
+        shown = df.assign(load=[r[0] if isinstance(r, list) else np.nan
+                                for r in df.get("loadavg_1m_5m_15m", [np.nan] * len(df))])
+        md = [f"# {stem.name}", "", "Commands (each row carries its own, with its thread count and the machine's "
+              "load average when it finished, in the JSON):", ""]
+        md += [f"- `{c}`" for c in dict.fromkeys(df["command"])]
+        md += ["", f"{ds['name']}: train {', '.join(p.stem for p in ds['train_paths'])}; test "
+               f"{', '.join(p.stem for p in ds['test_paths'])}.", "",
+               f"Both tools: downsample {downsample}, positive radius {radius:g} px (original), NMS radius {pr:g} px, "
+               f"pi from {ds['expected']:.1f} expected particles per micrograph (passed to Topaz as --pi), "
+               "GE-binomial, resnet8, the same thread count within a label count. fewlabel: epochs x steps "
+               "minibatches as in the columns (defaults otherwise). Topaz: its defaults (256-crop minibatches, lr 2e-4, "
+               "32 units) for the same wall time as fewlabel's training (topaz_updates = updates it reached; its own "
+               "default schedule, 10 x 1000 updates, was NOT run). auprc: match radius = particle radius; "
+               "auprc_strict: half of it. train_s includes reading/preprocessing the training micrographs; "
+               "extract_s includes reading/preprocessing the test ones. The machine is shared: load = 1-minute "
+               "load average when the row finished (2 cores).", "",
+               markdown_table(shown[[c for c in ("tool", "labels", "seed", "auprc", "auprc_strict", "train_s",
+                                                 "extract_s", "topaz_updates", "threads", "load") if c in shown]],
+                              index=False)]
+        md += ["", "Targets per label count (fewlabel vs each Topaz run of the same labels and seed): AUPRC >= Topaz's, "
+               "and fewlabel train + extract wall time <= 0.5 x Topaz's at equal or better AUPRC.", "",
+               markdown_table(target_table(df), index=False)]
         if refs:
             md += ["", "Reference pickers on the test micrographs (no scores: one precision/recall point each; "
                    f"match radius {pr:g} px)", "", markdown_table(pd.DataFrame(refs), index=False)]
@@ -259,20 +306,23 @@ def main(argv=None) -> None:
                                    particle_radius=pr, downsample=downsample, expected=ds["expected"],
                                    objective="ge-binomial", autoencoder=0.0, model="resnet8", epochs=args.epochs,
                                    steps=args.steps, seed=seed, from_files=True)
-            rows.append({"tool": "fewlabel ge-binomial", "labels": len(labeled), "seed": seed, **res})
+            put({"tool": "fewlabel ge-binomial", "labels": len(labeled), "seed": seed, **res}, fresh=not done)
             write()
             if topaz is None:
                 continue
             for pretrained in (True, False):
+                tool = f"topaz {'pretrained' if pretrained else 'scratch'}"
+                if any((r["tool"], r["labels"], r["seed"], r.get("threads")) == (tool, len(labeled), seed, args.threads)
+                       for r in rows):
+                    print(f"keeping the {tool} row for {len(labeled)} labels, seed {seed}", flush=True)
+                    continue
                 w = work / "topaz" / args.dataset / f"{n}_{seed}_{'pre' if pretrained else 'scratch'}"
                 tres = run_topaz(topaz, w, ds["train_paths"], labeled, ds["test_paths"], ds["truth"], radius=radius,
                                  particle_radius=pr, downsample=downsample, pi=res["pi"], budget_s=res["train_s"],
                                  epoch_size=args.topaz_epoch_size, pretrained=pretrained, threads=args.threads)
-                rows.append({"tool": f"topaz {'pretrained' if pretrained else 'scratch'}", "labels": len(labeled),
-                             "seed": seed, **tres})
+                put({"tool": tool, "labels": len(labeled), "seed": seed, **tres})
                 write()
-    if not rows:
-        write()
+    write()
 
 
 if __name__ == "__main__":
