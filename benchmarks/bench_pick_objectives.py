@@ -179,9 +179,10 @@ def write_results(stem: Path, config: dict, rows: list[dict], header: list[str])
     """JSON of every run + Markdown (mean ± sd over seeds per dataset x labels x objective), atomically."""
     from fewlabel.atomic import write_text_atomic
 
-    df = pd.DataFrame(rows)
-    write_text_atomic(stem.with_suffix(".json"), json.dumps({"config": config, "runs": rows}, indent=2,
-                                                            default=float) + "\n")
+    df = pd.DataFrame(rows).sort_values("labels", kind="stable")
+    write_text_atomic(stem.with_suffix(".json"), json.dumps({"config": config, "runs": rows,
+                                                             "loadavg_1m_5m_15m_at_write": list(os.getloadavg())},
+                                                            indent=2, default=float) + "\n")
     md = [f"# {stem.name}", ""] + header
     for metric, label in (("auprc", "AUPRC, match radius = particle radius"),
                           ("auprc_strict", "AUPRC, match radius = particle radius / 2")):
@@ -192,8 +193,11 @@ def write_results(stem: Path, config: dict, rows: list[dict], header: list[str])
         table = summary.assign(v=cells).pivot_table(index=["dataset", "labels"], columns="objective", values="v",
                                                     aggfunc="first", sort=False)
         md += ["", f"## {label} (mean ± sd over seeds)", "", markdown_table(table)]
+    if "loadavg_1m" in df:
+        df = df.rename(columns={"loadavg_1m": "load"})
+    df = df.sort_values(["labels", "objective", "seed"], kind="stable")
     cols = ["dataset", "labels", "objective", "seed", "auprc", "auprc_strict", "precision", "recall",
-            "val_auprc_est", "best_epoch", "train_s", "extract_s"]
+            "val_auprc_est", "best_epoch", "train_s", "extract_s", "load"]
     md += ["", "## Every run (train_s: training on cached prepared images; extract_s: scoring + NMS)", "",
            markdown_table(df[[c for c in cols if c in df]], index=False)]
     write_text_atomic(stem.with_suffix(".md"), "\n".join(md) + "\n")
@@ -205,6 +209,7 @@ def main(argv=None) -> None:
     ap.add_argument("--labels", default="10,100,1000")
     ap.add_argument("--objectives", default="ge-binomial,ge-kl,nnpu,pn")
     ap.add_argument("--autoencoder-labels", default="10,100", help="label counts for GE-binomial + autoencoder")
+    ap.add_argument("--ae-scale", type=float, default=10.0, help="autoencoder weight = AE_SCALE / labels")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--steps", type=int, default=100)
@@ -237,13 +242,32 @@ def main(argv=None) -> None:
     command = f"python benchmarks/bench_pick_objectives.py {' '.join(sys.argv[1:] if argv is None else argv)}"
     rows: list[dict] = []
     stem = RESULTS / f"bench_pick_objectives{args.tag}"
-    earlier = json.loads(stem.with_suffix(".json").read_text())["runs"] if stem.with_suffix(".json").exists() else []
+    old = json.loads(stem.with_suffix(".json").read_text()) if stem.with_suffix(".json").exists() else {}
+    earlier = old.get("runs", [])
+    earlier_command = ("python benchmarks/bench_pick_objectives.py " + " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in old.get("config", {}).items() if k in ("datasets", "seeds", "epochs",
+                                                                                       "steps", "threads", "tag")))
     same_run = lambda r, ds_name, n, obj, seed: (r["dataset"] == ds_name and r["labels"] == n  # noqa: E731
                                                  and r["objective"] == obj and r["seed"] == seed
                                                  and (r["model"], r["epochs"], r["steps"]) == (args.model, args.epochs,
                                                                                                args.steps))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    header = [f"Command: `{command}`", ""]
+    header = []
+
+    def save() -> None:
+        """Rows of this invocation + earlier rows of the same schedule it did not redo (other seeds, objectives)."""
+        same = [r for r in earlier if (r["model"], r["epochs"], r["steps"]) == (args.model, args.epochs, args.steps)]
+        kept = [r for r in same if not any(r is x for x in rows)]
+        all_rows = kept + rows
+        commands = list(dict.fromkeys(r.get("command", earlier_command) for r in all_rows))
+        cfg_line = (f"Model {args.model} (TrainConfig defaults otherwise), {args.epochs} epochs x {args.steps} "
+                    f"steps, {args.threads} thread(s); test AUPRC with recall over all true particles of the test "
+                    "micrographs. GE-binomial+AE(A): autoencoder weight A = 10/N for N labels (AE(10) at 100 labels: "
+                    "the earlier N/10 setting, kept for the record). load: 1-minute load average (2 shared cores) "
+                    "when the run finished.")
+        write_results(stem, vars(args), all_rows, ["Commands:", ""] + [f"- `{c}`" for c in commands] + [""]
+                      + header + ["", cfg_line])
+
     for ds in datasets:
         pr = ds["particle_radius"]
         radius = pr / 2
@@ -254,7 +278,10 @@ def main(argv=None) -> None:
                       f"{radius:g} px, downsample {downsample}, expected {ds['expected']:.1f} particles/micrograph; "
                       f"training micrographs prepared once in {prep_s:.1f} s")
         for n in labels:
-            runs = [(o, 0.0) for o in objectives] + ([("ge-binomial", n / 10)] if n in ae_labels else [])
+            # autoencoder weight 10 / N for N labels (Bepler et al.: the reconstruction term matters most with
+            # the fewest labels); the first version of this script used N / 10, whose AE(10) rows at 100 labels
+            # are kept in the results as that (wrong-direction) setting
+            runs = [(o, 0.0) for o in objectives] + ([("ge-binomial", args.ae_scale / n)] if n in ae_labels else [])
             for objective, ae in runs:
                 for seed in seeds:
                     labeled = labeled_subset(ds["truth_train"], n, seed)
@@ -270,15 +297,14 @@ def main(argv=None) -> None:
                     row = {"dataset": ds["name"], "labels": len(labeled),
                            "objective": objective + (f"+AE({ae:g})" if ae else ""), "seed": seed,
                            "model": args.model, "epochs": args.epochs, "steps": args.steps, "downsample": downsample,
-                           "radius": radius, "particle_radius": pr, **res}
+                           "radius": radius, "particle_radius": pr, "threads": args.threads, "command": command,
+                           **res}
                     rows.append(row)
                     print(f"{ds['name'][:24]:24s} N={len(labeled):5d} {row['objective']:18s} seed={seed} "
                           f"auprc={res['auprc']:.4f} strict={res['auprc_strict']:.4f} train={res['train_s']:.0f}s "
                           f"extract={res['extract_s']:.1f}s", flush=True)
-                    cfg_line = (f"Model {args.model} (TrainConfig defaults otherwise), {args.epochs} epochs x "
-                                f"{args.steps} steps, {args.threads} thread(s), seeds {seeds}; test AUPRC with recall "
-                                "over all true particles of the test micrographs.")
-                    write_results(stem, vars(args), rows, header + ["", cfg_line])
+                    save()
+    save()
     print(f"wrote {stem}.json and .md")
 
 
