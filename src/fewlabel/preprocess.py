@@ -25,12 +25,18 @@ NORMALIZE_METHODS = ("robust", "gmm", "none")
 MAD_TO_SIGMA = 1.4826  # MAD of a Gaussian times this is its standard deviation
 
 
-def downsample(image: np.ndarray, factor: int) -> np.ndarray:
+def downsample(image: np.ndarray, factor: int, workers: int | None = None) -> np.ndarray:
     """Downsample a 2D image by an integer ``factor`` by cropping its Fourier transform.
 
     Unlike striding, nothing aliases: frequencies above the new Nyquist are removed. The image is
     trimmed to a multiple of ``factor`` first (odd sizes allowed) and the result is scaled so the
     mean is preserved. Returns float32 of shape ``(rows // factor, cols // factor)``.
+
+    The crop is separable, so it runs axis by axis in single precision: a real FFT along the rows,
+    keep the low ``cols // 2 + 1`` columns, and only those few columns go through the column FFT
+    (the same numbers as cropping a full ``rfft2``, at about half the cost for a 4096x4096 image
+    downsampled by 8). ``workers``: threads for ``scipy.fft`` (None: scipy's default, 1 unless
+    inside ``scipy.fft.set_workers``).
     """
     from scipy import fft
 
@@ -46,12 +52,13 @@ def downsample(image: np.ndarray, factor: int) -> np.ndarray:
     if rows < 1 or cols < 1:
         raise ValueError(f"image of shape {image.shape} is smaller than the factor {factor}")
     image = image[: rows * factor, : cols * factor]
-    spectrum = fft.rfft2(image, workers=1)
-    # keep frequencies |k| < rows/2 along axis 0 (positive then negative), 0..cols/2 along axis 1
+    # along axis 1 keep frequencies 0..cols/2; along axis 0 keep |k| < rows/2 (positive, then negative)
+    spectrum = fft.rfft(image, axis=1, workers=workers)[:, : cols // 2 + 1]
+    spectrum = fft.fft(spectrum, axis=0, workers=workers)
     top, bottom = (rows + 1) // 2, rows // 2
-    cropped = np.concatenate([spectrum[:top, : cols // 2 + 1],
-                              spectrum[spectrum.shape[0] - bottom:, : cols // 2 + 1]], axis=0)
-    small = fft.irfft2(cropped, s=(rows, cols), workers=1)
+    spectrum = np.concatenate([spectrum[:top], spectrum[spectrum.shape[0] - bottom:]], axis=0)
+    spectrum = fft.ifft(spectrum, axis=0, workers=workers, overwrite_x=True)
+    small = fft.irfft(spectrum, n=cols, axis=1, workers=workers)
     small *= (rows * cols) / float(image.shape[0] * image.shape[1])  # preserve the mean
     return small.astype(np.float32, copy=False)
 
