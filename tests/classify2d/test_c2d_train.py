@@ -36,6 +36,22 @@ def test_self_supervised_runs_without_labels_and_is_seeded(shapes):
     torch.testing.assert_close(embed(a.model, x[:5]), embed(b.model, x[:5]))
 
 
+def test_same_seed_gives_the_same_weights_on_one_and_two_threads(shapes):
+    x, _ = shapes
+    cfg = TrainConfig(mode="self-supervised", epochs=1, steps_per_epoch=2, **TINY)
+    before = torch.get_num_threads()
+    states = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            res = train_embedding(x, None, cfg, progress=False, log=lambda m: None)
+            states.append(res.model.state_dict())
+    finally:
+        torch.set_num_threads(before)
+    for name, value in states[0].items():
+        assert torch.equal(value, states[1][name]), name
+
+
 def test_resume_continues_to_the_same_weights(shapes, tmp_path):
     x, y = shapes
     full = TrainConfig(mode="supervised", epochs=3, patience=10, **TINY)

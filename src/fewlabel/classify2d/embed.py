@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from fewlabel.classify2d.models import EmbeddingNet, prepare_images
+from fewlabel.classify2d.models import EmbeddingNet, deterministic_cpu, prepare_images
 from fewlabel.errors import InputError
 
 
@@ -22,7 +22,7 @@ def embed(model: EmbeddingNet, images: np.ndarray, batch_size: int = 256, device
         raise InputError(None, f"expected a non-empty particle stack [n, box, box], got shape {images.shape}")
     model = model.to(device).eval()
     out = []
-    with torch.no_grad():
+    with torch.no_grad(), deterministic_cpu():
         for i in tqdm(range(0, len(images), batch_size), desc="embed", disable=not progress, unit="batch"):
             x = prepare_images(images[i:i + batch_size], model.box).to(device)
             out.append(model(x).cpu().numpy())

@@ -31,7 +31,7 @@ import torch
 
 from fewlabel.checkpoint import load_checkpoint, save_checkpoint
 from fewlabel.classify2d.augment import AugmentConfig, augment
-from fewlabel.classify2d.models import EmbeddingNet, build_model, prepare_images
+from fewlabel.classify2d.models import EmbeddingNet, build_model, deterministic_cpu, prepare_images
 from fewlabel.classify2d.triplets import MINERS, mined_triplet_loss
 from fewlabel.errors import InputError
 
@@ -169,7 +169,13 @@ def train_embedding(
     ``output``: checkpoint path written after every epoch (and at the end, with the best weights).
     ``extra_config`` is stored alongside (e.g. input file names) for reproducibility.
     ``_stop_after`` (tests only) simulates an interruption after that many epochs.
+    Same seed -> same weights on CPU whatever the thread count (see :func:`deterministic_cpu`).
     """
+    with deterministic_cpu():
+        return _train(images, labels, config, output, resume, device, progress, log, extra_config, _stop_after)
+
+
+def _train(images, labels, config, output, resume, device, progress, log, extra_config, _stop_after) -> TrainResult:
     from tqdm.auto import tqdm
 
     cfg = config or TrainConfig()
