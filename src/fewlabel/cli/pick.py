@@ -1,7 +1,9 @@
 """Particle picking from few labels: train a positive-unlabeled CNN, extract picks, evaluate them.
 
 All coordinates and radii are in pixels of the ORIGINAL micrographs; downsampling is internal
-and stored in the model file. ``--radius`` in train is the positive region around each labeled
+and stored in the model file. Training starts from fewlabel's shipped general picker (trained on
+simulated micrographs) unless --no-pretrained; extract without --model uses it directly (zero
+labels) and needs only the particle diameter. ``--radius`` in train is the positive region around each labeled
 centre (about half the particle radius works well); extract's ``--radius`` is the
 non-maximum-suppression radius (about the particle radius; default twice the training radius).
 
@@ -12,6 +14,7 @@ Examples:
     fewlabel pick train --micrographs sim/micrographs --picks sim/labeled_100.tsv --radius 15 \\
         --expected 75 --downsample 4 --epochs 10 -o picker.pt
     fewlabel pick extract --model picker.pt --micrographs sim/micrographs -o picks.star
+    fewlabel pick extract --diameter 60 --micrographs sim/micrographs -o zero_label_picks.star
     fewlabel pick evaluate --picks picks.star --truth sim/truth.tsv --radius 30 --plot pr.png \\
         --overlay overlays/ --micrographs sim/micrographs
 """
@@ -71,11 +74,14 @@ def _torch_setup(device: str) -> str:
 @click.option("--no-augment", is_flag=True, help="Turn off random flips/transpositions of training tiles.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--pretrained/--no-pretrained", default=None,
+              help="Start from the shipped general picker / from random weights [default: pretrained when "
+                   "--model/--units match it (resnet8, 16)].")
 @click.option("--resume", is_flag=True, help="Continue from MODEL.last.pt written by an earlier run.")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Model file (.pt).")
 def train(micrographs, picks_path, radius, expected, pi, downsample, objective, autoencoder, model_name,
           units, epochs, steps_per_epoch, particle_radius, validation_fraction, normalize, max_micrographs, lr,
-          no_augment, seed, device, resume, output):
+          no_augment, seed, device, pretrained, resume, output):
     """Train a picker from labeled positives and unlabeled micrographs."""
     import numpy as np
     import torch
@@ -102,6 +108,7 @@ def train(micrographs, picks_path, radius, expected, pi, downsample, objective, 
     device = _torch_setup(device)
     torch.manual_seed(seed)
     rng = seed_everything(seed)
+    init_state, init = _initial_weights(pretrained, model_name, units)
 
     paths = data.micrograph_paths(micrographs)
     names_all = [p.stem for p in paths]
@@ -129,7 +136,7 @@ def train(micrographs, picks_path, radius, expected, pi, downsample, objective, 
     config = TrainConfig(radius=radius, pi=pi, downsample=factor, normalize=normalize, model=model_name, units=units,
                          objective=objective, autoencoder=autoencoder, epochs=epochs,
                          steps_per_epoch=steps_per_epoch, lr=lr, augment=not no_augment, nms_radius=particle_radius, seed=seed,
-                         extra={"expected": expected, "micrographs": str(micrographs), "picks": str(picks_path)})
+                         init=init, extra={"expected": expected, "micrographs": str(micrographs), "picks": str(picks_path)})
     validation = split_validation(names, labeled_ds, validation_fraction, np.random.default_rng(seed))
     if not validation:
         click.echo("fewer than two labeled micrographs: no validation split, keeping the last epoch")
@@ -138,15 +145,36 @@ def train(micrographs, picks_path, radius, expected, pi, downsample, objective, 
     if resume and not last_path(output).exists():
         raise InputError(last_path(output), "nothing to resume: no last checkpoint here")
     history = train_picker(images, names, labeled_ds, config, output, validation=validation, resume=resume,
-                           device=device, log=click.echo,
+                           device=device, log=click.echo, init_state=init_state,
                            run_info={"command": "fewlabel pick train", "device": device})
     curve = output.with_name(output.stem + ".training.png")
     save_figure(training_curve_figure(history, title=f"{model_name}, {objective}"), curve)
     click.echo(f"wrote {output} (best model), {last_path(output)} (resumable), {curve}")
 
 
+def _initial_weights(pretrained: bool | None, model_name: str, units: int):
+    """``(state_dict or None, init name)`` for ``pick train``, printing which initialisation is used."""
+    from fewlabel.pick.pretrained import pretrained_state
+
+    if pretrained is False:
+        click.echo("initialisation: random (--no-pretrained)")
+        return None, "scratch"
+    found = pretrained_state(model_name, units)
+    if found is None:
+        if pretrained:
+            raise InputError(None, f"no shipped general picker for --model {model_name} --units {units} "
+                                   "(it is resnet8 with 16 units); use --no-pretrained")
+        click.echo(f"initialisation: random (the general picker is resnet8/16, not {model_name}/{units})")
+        return None, "scratch"
+    click.echo(f"initialisation: general picker {found[1].name} (--no-pretrained to train from scratch)")
+    return found[0], "general_picker"
+
+
 @group.command("extract")
-@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="Trained picker (.pt).")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="Trained picker (.pt) [default: the shipped general picker, which needs --diameter].")
+@click.option("--diameter", type=float, default=None,
+              help="Particle diameter, original px: required without --model (sets downsampling and NMS radius).")
 @click.option("--micrographs", required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="Picks file; format from the extension: .star, .tsv, .box, .csv.")
@@ -161,7 +189,8 @@ def train(micrographs, picks_path, radius, expected, pi, downsample, objective, 
 @click.option("--box-size", type=int, default=None, help="Box size for .box output [default: 2 x radius].")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @scale_options
-def extract(model_path, micrographs, output, radius, threshold, score_maps, batch_size, box_size, device, scale):
+def extract(model_path, diameter, micrographs, output, radius, threshold, score_maps, batch_size, box_size, device,
+            scale):
     """Score every micrograph and write every pick with its score.
 
     With --workers, --scheduler, --slurm or --shard the micrographs are scored as Dask tasks, one per
@@ -176,19 +205,35 @@ def extract(model_path, micrographs, output, radius, threshold, score_maps, batc
     from fewlabel.pick.extract import iter_extract
     from fewlabel.pick.train import load_picker
 
-    check_not_input(output, [micrographs, model_path])
+    check_not_input(output, [micrographs] + ([model_path] if model_path else []))
     device_option = device
     device = _torch_setup(device)
-    model, config = load_picker(model_path, device)
+    if model_path is None:
+        from fewlabel.pick.pretrained import config_for_diameter, load_general
+
+        if diameter is None:
+            raise InputError(None, "without --model the general picker needs --diameter (particle diameter, px)")
+        model, config = load_general(device=device)
+        config = config_for_diameter(config, diameter)
+        click.echo(f"zero labels: general picker for particles of diameter {diameter:g} px")
+    else:
+        model, config = load_picker(model_path, device)
     paths = data.micrograph_paths(micrographs)
     factor = int(config["downsample"])
-    nms_radius = radius if radius is not None else float(config.get("nms_radius_used") or 2 * config["radius"])
+    default_nms = diameter / 2 if diameter else float(config.get("nms_radius_used") or 2 * config["radius"])
+    nms_radius = radius if radius is not None else default_nms
     if nms_radius <= 0:
         raise InputError(None, f"--radius must be positive, got {nms_radius:g}")
     click.echo(f"extracting from {len(paths)} micrographs: {config['model_config']['name']} at /{factor}, "
                f"NMS radius {nms_radius:g} px")
     if not scale.in_process or scale.shard is not None:
         from fewlabel.scale.commands import pick_extract
+
+        if model_path is None:  # workers load a file: the general picker set up for this diameter
+            from fewlabel.checkpoint import save_checkpoint
+
+            model_path = output.with_name(output.stem + ".general_picker.pt")
+            save_checkpoint(model_path, "pick", config, model.state_dict())
 
         # device as given (e.g. "auto"): each worker resolves it, so a CPU login node can drive GPU workers
         pick_extract(paths, model_path, output, scale, device=device_option, radius=nms_radius,

@@ -55,7 +55,7 @@ class Recipe:
 
     seed: int = 0
     corpus: tuple[str, ...] = CORPUS
-    n_micrographs: int = 400
+    n_micrographs: int = 300
     n_validation: int = 8
     shape: int = 256  # corpus micrographs, canonical-frame px
     particle_radius: tuple[float, float] = (4.5, 8.0)  # canonical-frame px
@@ -72,7 +72,7 @@ class Recipe:
     units: int = 16
     tile: int = 64
     batch: int = 8
-    steps: int = 4000
+    steps: int = 3000
     lr: float = 1e-3  # Adam, cosine decay to 0
     threads: int = 1
 
@@ -271,8 +271,8 @@ def pretrain(recipe: Recipe, output: str | Path, corpus: list[CorpusMicrograph] 
                 model.train()
             history.append(record)
             bar.set_postfix(loss=f"{record['loss']:.4f}")
-            log(json.dumps(record))
             save_last()
+            log(json.dumps(record))
     bar.close()
     model.eval()
     summary = {"simulation_cpu_s": sim_cpu_s, "training_cpu_s": time.process_time() - t1, "history": history,

@@ -5,12 +5,17 @@ CLI (``fewlabel pick train``) reads files, prepares them and calls it. Each epoc
 ``steps_per_epoch`` minibatches of tiles; after each epoch the model picks the held-out labeled
 micrographs and their AUPRC is printed; the best model is written to ``output`` and the last
 state (optimizer, RNG, history) to :func:`last_path` for ``--resume``. Ctrl-C leaves both usable.
+
+``init_state`` starts from given weights (the shipped general picker, :mod:`fewlabel.pick.pretrained`)
+instead of random ones; the starting model is then scored on the validation micrographs as
+"epoch 0", so fine-tuning can never return a worse model than the one it started from.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -57,6 +62,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     nms_radius: float | None = None
     seed: int = 0
+    init: str = "scratch"  # or "general_picker": starting weights (see pick.pretrained)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -118,11 +124,14 @@ def _rng_state(rng: np.random.Generator) -> str:
 def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFrame, config: TrainConfig,
                  output: str | Path, *, validation: list[str] | None = None, resume: bool = False,
                  device: str = "cpu", log: Callable[[str], None] = print, progress: bool = True,
-                 run_info: dict[str, Any] | None = None) -> list[dict[str, float]]:
+                 run_info: dict[str, Any] | None = None,
+                 init_state: dict[str, Any] | None = None) -> list[dict[str, float]]:
     """Train and write the best model to ``output``; return the per-epoch history.
 
     ``images`` are prepared (downsampled, normalized) arrays named by ``names``; ``labeled`` holds
     picks in that same downsampled frame. ``validation`` names labeled micrographs to hold out.
+    ``init_state``: starting weights (a state dict of the same architecture; a decoder, if any,
+    starts random). Each history record carries ``elapsed_s``, training wall time so far.
     """
     from tqdm import tqdm
 
@@ -151,8 +160,16 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
     rng = np.random.default_rng(config.seed)
     model = build_model(config.model, units=config.units, dropout=config.dropout,
                         autoencoder=config.autoencoder > 0).to(device)
-    with torch.no_grad():  # start at the prior: predicted positive fraction = pi
-        model.classifier.bias.fill_(math.log(config.pi / (1 - config.pi)))
+    if init_state is not None:
+        try:
+            missing, unexpected = model.load_state_dict(init_state, strict=False)
+        except RuntimeError:  # shape mismatch
+            missing, unexpected = [], ["(shapes differ)"]
+        if unexpected or any(not k.startswith("decoder.") for k in missing):
+            raise InputError(None, f"starting weights do not fit {config.model}/{config.units} units")
+    else:
+        with torch.no_grad():  # start at the prior: predicted positive fraction = pi
+            model.classifier.bias.fill_(math.log(config.pi / (1 - config.pi)))
     rf = model.receptive_field
     tile = int(min(config.tile, *(images[i].shape[0] for i in train_idx), *(images[i].shape[1] for i in train_idx)))
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -188,6 +205,16 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
         f"{len(train_idx)} training / {len(validation)} validation micrographs, "
         f"{int(sum(m.sum() for m in masks))} positive pixels")
     epoch = start_epoch
+    t_start = time.perf_counter() - (history[-1].get("elapsed_s", 0.0) if history else 0.0)
+    if init_state is not None and val_images and not resume:
+        model.eval()
+        record = {"epoch": 0, "loss": float("nan"), "elapsed_s": 0.0,
+                  **validation_auprc(model, val_images, val_truth, config.nms_radius_orig / ds, device,
+                                     expected_per_image)}
+        history.append(record)
+        best = record["val_auprc"]
+        save_best(0, best)
+        log(f"epoch 0 (starting weights, {config.init}) val_auprc={best:.4f} (labeled particles only) (saved)")
     try:
         for epoch in range(start_epoch, config.epochs):
             model.train()
@@ -212,7 +239,8 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
                 opt.step()
                 losses.append(float(loss.detach()))
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
-            record = {"epoch": epoch + 1, "loss": float(np.mean(losses))}
+            record = {"epoch": epoch + 1, "loss": float(np.mean(losses)),
+                      "elapsed_s": time.perf_counter() - t_start}
             if val_images:
                 model.eval()
                 record.update(validation_auprc(model, val_images, val_truth, config.nms_radius_orig / ds,

@@ -1,0 +1,158 @@
+"""The general picker: assemblies, canonical corpus, pretraining, and its use by pick train/extract.
+
+A tiny general picker is built in a fixture (never the shipped one) and put in place of the
+shipped weights with monkeypatch.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from fewlabel.errors import InputError
+from fewlabel.io.micrographs import write_micrograph
+from fewlabel.io.picks import read_picks, write_picks
+from fewlabel.pick import pretrained
+from fewlabel.pick.pretrained import Recipe
+from fewlabel.simulate.assemblies import point_group_rotations, symmetric_assembly
+from fewlabel.simulate.density import load_molecule
+from tests.pick.blobdata import blob_micrographs
+
+TINY = replace(Recipe(), corpus=("5a7u", "5a7u:C3:0"), n_micrographs=3, n_validation=1, shape=64, tile=16,
+               batch=2, steps=6, coverage=(0.1, 0.2))
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    """A general picker trained for 6 steps on 3 tiny corpus micrographs, and its summary."""
+    out = tmp_path_factory.mktemp("general") / "general_picker.pt"
+    summary = pretrained.pretrain(TINY, out, checkpoint_every=3, log=lambda m: None, progress=False)
+    return out, summary
+
+
+@pytest.fixture
+def shipped(tiny_weights, monkeypatch):
+    """Make the tiny weights the 'shipped' general picker."""
+    monkeypatch.setattr(pretrained, "weights_path", lambda: tiny_weights[0])
+    return tiny_weights[0]
+
+
+def test_point_groups_and_assembly_shapes():
+    assert len(point_group_rotations("C4")) == 4 and len(point_group_rotations("D3")) == 6
+    rots = point_group_rotations("D2")
+    assert np.allclose(np.einsum("kij,kil->kjl", rots, rots), np.eye(3))  # all orthogonal
+    mono = load_molecule("5a7u")
+    d2 = symmetric_assembly(mono, "D2", seed=0)
+    assert d2.n_atoms == 4 * mono.n_atoms and np.allclose(d2.coords.mean(axis=0), 0, atol=1e-9)
+    assert d2.radius > 1.5 * mono.radius  # copies side by side make a larger particle
+    assert not np.allclose(symmetric_assembly(mono, "C3", seed=1).coords, symmetric_assembly(mono, "C3").coords)
+    with pytest.raises(InputError):
+        point_group_rotations("T")
+
+
+def test_canonical_micrograph_is_seeded_and_in_the_canonical_frame():
+    a, b = pretrained.simulate_canonical(TINY, 2), pretrained.simulate_canonical(TINY, 2)
+    c = pretrained.simulate_canonical(replace(TINY, seed=1), 2)
+    assert np.array_equal(a.image, b.image) and not np.array_equal(a.image, c.image)
+    lo, hi = TINY.particle_radius
+    assert lo <= a.particle_radius <= hi and a.image.shape == (64, 64) and len(a.centres) > 0
+    assert abs(float(np.median(a.image))) < 1e-3  # robust-normalised like pick train's inputs
+    assert a.info["molecule"] in TINY.corpus
+
+
+def test_pretrain_writes_a_loadable_reproducible_general_picker(tiny_weights, tmp_path):
+    out, summary = tiny_weights
+    model, config = pretrained.load_general(out)
+    assert config["general_picker"] and config["recipe"]["steps"] == 6 and out.with_name(out.name + ".json").exists()
+    assert [h["step"] for h in summary["history"]] == [3, 6] and 0 <= summary["val_auprc"] <= 1
+    again = tmp_path / "again.pt"
+    pretrained.pretrain(TINY, again, checkpoint_every=3, log=lambda m: None, progress=False)
+    m2, _ = pretrained.load_general(again)
+    for (k, v), v2 in zip(model.state_dict().items(), m2.state_dict().values()):
+        assert torch.equal(v, v2), k
+    assert out.stat().st_size < 10e6
+
+
+def test_pretrain_resume_gives_the_same_weights(tiny_weights, tmp_path):
+    from fewlabel.checkpoint import load_checkpoint
+    from fewlabel.pick.train import last_path
+
+    def stop_at_3(msg):
+        if '"step": 3' in msg:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "stopped.pt"
+    with pytest.raises(KeyboardInterrupt):
+        pretrained.pretrain(TINY, out, checkpoint_every=3, log=stop_at_3, progress=False)
+    assert not out.exists() and load_checkpoint(last_path(out), "pick")["training_state"]["step"] == 3
+    pretrained.pretrain(TINY, out, checkpoint_every=3, resume=True, log=lambda m: None, progress=False)
+    a = load_checkpoint(tiny_weights[0], "pick")["state_dict"]
+    b = load_checkpoint(out, "pick")["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_config_for_diameter_uses_pick_train_conventions():
+    cfg = pretrained.config_for_diameter({"downsample": 1, "radius": 3.0}, 108)
+    assert cfg["downsample"] == 9 and cfg["radius"] == 27 and cfg["nms_radius_used"] == 54
+    assert pretrained.downsample_for_diameter(10) == 1
+    with pytest.raises(InputError):
+        pretrained.config_for_diameter({}, 0)
+
+
+def test_train_from_pretrained_scores_epoch_zero_and_rejects_other_shapes(tiny_weights, tmp_path):
+    from fewlabel.checkpoint import load_checkpoint
+    from fewlabel.pick.train import TrainConfig, train_picker
+
+    images, names, truth = blob_micrographs(4, size=64, per_image=8, seed=3)
+    state = load_checkpoint(tiny_weights[0], "pick")["state_dict"]
+    cfg = TrainConfig(radius=2, pi=0.05, epochs=1, steps_per_epoch=3, init="general_picker")
+    hist = train_picker(images, names, truth, cfg, tmp_path / "m.pt", validation=["m3"], init_state=state,
+                        log=lambda m: None, progress=False)
+    assert [h["epoch"] for h in hist] == [0, 1] and hist[1]["elapsed_s"] > 0
+    saved = load_checkpoint(tmp_path / "m.pt", "pick")
+    assert saved["config"]["init"] == "general_picker"
+    with pytest.raises(InputError):
+        train_picker(images, names, truth, replace(cfg, units=8), tmp_path / "x.pt", init_state=state,
+                     log=lambda m: None, progress=False)
+
+
+@pytest.fixture(scope="module")
+def mic_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pretrained_cli")
+    images, names, truth = blob_micrographs(3, size=64, per_image=8, seed=5)
+    (root / "mics").mkdir()
+    for im, name in zip(images, names):
+        write_micrograph(root / "mics" / f"{name}.mrc", im)
+    write_picks(truth, root / "labeled.tsv")
+    return root
+
+
+@pytest.mark.parametrize("flag, init", [(None, "general_picker"), ("--no-pretrained", "scratch")])
+def test_cli_train_default_is_pretrained(shipped, mic_dir, tmp_path, cli_runner, flag, init):
+    from fewlabel.checkpoint import load_checkpoint
+
+    out = tmp_path / "p.pt"
+    args = ["pick", "train", "--micrographs", mic_dir / "mics", "--picks", mic_dir / "labeled.tsv", "--radius", "2",
+            "--expected", "8", "--epochs", "1", "--steps-per-epoch", "2", "-o", out] + ([flag] if flag else [])
+    code, stdout, err = cli_runner(*args)
+    assert code == 0, err
+    assert ("general picker" in stdout) == (init == "general_picker")
+    assert load_checkpoint(out, "pick")["config"]["init"] == init
+
+
+def test_cli_pretrained_with_other_architecture_is_an_input_error(shipped, mic_dir, tmp_path, cli_runner):
+    code, _, err = cli_runner("pick", "train", "--micrographs", mic_dir / "mics", "--picks", mic_dir / "labeled.tsv",
+                              "--radius", "2", "--expected", "8", "--units", "8", "--pretrained", "-o", tmp_path / "p.pt")
+    assert code == 2 and "--no-pretrained" in err
+
+
+def test_cli_extract_without_model_uses_the_general_picker(shipped, mic_dir, tmp_path, cli_runner):
+    code, _, err = cli_runner("pick", "extract", "--micrographs", mic_dir / "mics", "-o", tmp_path / "a.tsv")
+    assert code == 2 and "--diameter" in err
+    code, stdout, err = cli_runner("pick", "extract", "--micrographs", mic_dir / "mics", "--diameter", "12",
+                                   "-o", tmp_path / "picks.tsv")
+    assert code == 0, err
+    picks = read_picks(tmp_path / "picks.tsv")
+    assert set(picks.image_name) == {"m0", "m1", "m2"} and picks["score"].notna().all()
+    assert "zero labels" in stdout
