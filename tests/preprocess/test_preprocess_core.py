@@ -128,3 +128,17 @@ def test_preprocess_micrograph_updates_pixel_size_and_keeps_name():
     assert out.pixel_size == pytest.approx(5.0)
     assert abs(float(np.median(out.image))) < 1e-5
     assert preprocess_micrograph(Micrograph(image, "x"), 2, "none").pixel_size is None
+
+
+@pytest.mark.parametrize("shape, factor", [((64, 96), 4), ((81, 75), 3), ((50, 41), 2)])
+def test_separable_crop_equals_cropping_the_full_2d_spectrum(shape, factor):
+    """The axis-by-axis single-precision crop gives the numbers of a float64 crop of the whole rfft2."""
+    image = np.random.default_rng(1).normal(size=shape)
+    rows, cols = shape[0] // factor, shape[1] // factor
+    spec = np.fft.rfft2(image[: rows * factor, : cols * factor])
+    top, bottom = (rows + 1) // 2, rows // 2
+    cropped = np.concatenate([spec[:top, : cols // 2 + 1], spec[spec.shape[0] - bottom:, : cols // 2 + 1]])
+    reference = np.fft.irfft2(cropped, s=(rows, cols)) / factor ** 2
+    small = downsample(image, factor)
+    np.testing.assert_allclose(small, reference, atol=2e-5)
+    np.testing.assert_array_equal(downsample(image, factor, workers=2), small)  # threads change nothing

@@ -45,6 +45,7 @@ def test_in_process_needs_no_client():
     (dict(slurm=True, slurm_jobs=0), "--slurm-jobs"),
     (dict(slurm=True, slurm_processes=4, slurm_cores=2), "--slurm-processes 4 is more than"),
     (dict(shard="3/2"), "--shard"),
+    (dict(scheduler="tcp://x:1", scheduler_timeout=0), "--scheduler-timeout must be positive"),
 ])
 def test_bad_option_combinations(kwargs, match):
     with pytest.raises(InputError, match=match):

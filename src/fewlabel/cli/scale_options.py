@@ -13,7 +13,7 @@ import click
 
 _KEYS = ("workers", "threads_per_worker", "scheduler", "slurm", "slurm_queue", "slurm_account", "slurm_cores",
          "slurm_processes", "slurm_memory", "slurm_walltime", "slurm_jobs", "slurm_job_extra", "slurm_interface",
-         "shard", "keep_parts")
+         "shard", "keep_parts", "scheduler_timeout")
 
 _OPTIONS = [
     click.option("--workers", type=int, default=None,
@@ -22,6 +22,8 @@ _OPTIONS = [
                  help="Threads per Dask worker (local cluster)."),
     click.option("--scheduler", metavar="ADDRESS", default=None,
                  help="Run on an existing Dask scheduler, e.g. tcp://node1:8786 (workers must see the same files)."),
+    click.option("--scheduler-timeout", type=float, default=10.0, show_default=True, metavar="SECONDS",
+                 help="Give up (exit 2) when the --scheduler does not answer within this time."),
     click.option("--slurm", is_flag=True, help="Submit Dask workers as SLURM jobs (dask-jobqueue); see --slurm-*."),
     click.option("--slurm-queue", default=None, help="SLURM partition (-p) for the worker jobs."),
     click.option("--slurm-account", default=None, help="SLURM account (-A) for the worker jobs."),
@@ -46,7 +48,8 @@ def scale_spec(workers: int | None = None, threads_per_worker: int = 1, schedule
                slurm: bool = False, slurm_queue: str | None = None, slurm_account: str | None = None,
                slurm_cores: int = 4, slurm_processes: int = 1, slurm_memory: str = "16GB",
                slurm_walltime: str = "04:00:00", slurm_jobs: int = 1, slurm_job_extra: tuple[str, ...] = (),
-               slurm_interface: str | None = None, shard: str | None = None, keep_parts: bool = False):
+               slurm_interface: str | None = None, shard: str | None = None, keep_parts: bool = False,
+               scheduler_timeout: float = 10.0):
     """Build and validate the ScaleSpec from the option values (InputError on bad ones)."""
     from fewlabel.scale.cluster import ScaleSpec, SlurmOptions
     from fewlabel.scale.shards import parse_shard
@@ -57,7 +60,7 @@ def scale_spec(workers: int | None = None, threads_per_worker: int = 1, schedule
                                   processes=slurm_processes, memory=slurm_memory, walltime=slurm_walltime,
                                   jobs=slurm_jobs, job_extra=tuple(slurm_job_extra), interface=slurm_interface)
     return ScaleSpec(workers=workers, threads_per_worker=threads_per_worker, scheduler=scheduler, slurm=slurm_opts,
-                     shard=parse_shard(shard), keep_parts=keep_parts)
+                     shard=parse_shard(shard), keep_parts=keep_parts, connect_timeout=scheduler_timeout)
 
 
 def scale_options(func: Callable) -> Callable:

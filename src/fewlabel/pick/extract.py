@@ -4,10 +4,17 @@ Micrographs are streamed: read, prepared and scored ``batch_size`` at a time (sa
 micrographs share one forward pass), and only their picks are kept, so memory does not grow
 with the number of micrographs. Picks come back in ORIGINAL pixels via
 ``preprocess.scale_coordinates``; every pick carries its score (a logit: 0 = probability 0.5).
+
+Speed (a 4096x4096 micrograph is read, Fourier-cropped, scored and suppressed in about 0.3 s of
+one CPU core at downsampling 8): scoring uses :func:`inference_model`, a copy of the picker with
+each batch norm folded into its convolution and channels-last weights (same scores to float
+rounding, ~1.5x faster on CPU), and the Fourier crop uses as many ``scipy.fft`` threads as torch
+has (``torch.get_num_threads()``, 1 in a Dask worker).
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -18,6 +25,57 @@ import torch
 
 from fewlabel.pick import data, nms
 from fewlabel.pick.models import score_map
+
+
+def inference_model(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``model`` for scoring only: Conv2d + BatchNorm2d pairs folded, channels-last weights.
+
+    Each ``Conv2d`` registered right before a ``BatchNorm2d`` of its width (as in every picker of
+    :mod:`fewlabel.pick.models`) is replaced by one convolution with the batch norm's running
+    statistics folded in. The copy is checked against the original on a small random image and
+    the original is returned if they differ beyond float rounding, so a model whose batch norm
+    is not applied right after its convolution is never scored wrongly. Calling it again on its
+    own result returns that result.
+    """
+    from torch import nn
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    if getattr(model, "_fewlabel_inference", False):
+        return model
+    fused = copy.deepcopy(model).eval()
+    if getattr(fused, "decoder", None) is not None:
+        fused.decoder = None  # the autoencoder half is not used to score
+    for parent in list(fused.modules()):
+        names = list(parent._modules)
+        for a, b in zip(names, names[1:]):
+            conv, bn = parent._modules[a], parent._modules[b]
+            if (isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)
+                    and conv.out_channels == bn.num_features):
+                parent._modules[a] = fuse_conv_bn_eval(conv, bn)
+                parent._modules[b] = nn.Identity()
+    fused = fused.to(memory_format=torch.channels_last)
+    rf = int(getattr(model, "receptive_field", 1))
+    device = next(model.parameters()).device
+    x = torch.randn(2, rf + 9, rf + 13, generator=torch.Generator().manual_seed(0)).to(device)
+    with torch.inference_mode():
+        want, got = score_map(model, x).float(), score_map(fused, x).float()
+    if not torch.allclose(got, want, rtol=1e-4, atol=1e-4 * (1 + float(want.abs().max()))):
+        return model
+    fused._fewlabel_inference = True
+    return fused
+
+
+def _fft_threads(items: Iterator, workers: int) -> Iterator:
+    """Iterate ``items`` with ``scipy.fft`` using ``workers`` threads, only while an item is made."""
+    from scipy import fft
+
+    items = iter(items)
+    while True:
+        with fft.set_workers(workers):
+            item = next(items, None)
+        if item is None:
+            return
+        yield item
 
 
 def _batches(items: Iterator, batch_size: int) -> Iterator[list]:
@@ -56,12 +114,14 @@ def iter_extract(model, config: dict, paths: Iterable[Path], radius: float | Non
     """
     factor = int(config["downsample"])
     radius = float(radius if radius is not None else config.get("nms_radius_used") or 2 * config["radius"])
-    prepared = data.iter_prepared(paths, factor, config.get("normalize", "robust"))
+    model = inference_model(model)
+    prepared = _fft_threads(data.iter_prepared(paths, factor, config.get("normalize", "robust")),
+                            max(1, torch.get_num_threads()))
     done = 0
     for batch in _batches(prepared, batch_size):
         x = torch.from_numpy(np.stack([b[2] for b in batch])).to(device)
         with torch.inference_mode():
-            s = score_map(model, x).float().cpu().numpy()
+            s = np.ascontiguousarray(score_map(model, x).float().cpu().numpy())
         del x
         for (name, _, image), smap in zip(batch, s):
             picks = picks_from_scores(smap, name, radius / factor, factor, threshold)

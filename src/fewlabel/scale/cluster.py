@@ -62,6 +62,8 @@ class ScaleSpec:
             raise InputError(None, f"choose one of {' / '.join(chosen)}, not several")
         if self.workers is not None and self.workers < 1:
             raise InputError(None, f"--workers must be at least 1, got {self.workers}")
+        if not self.connect_timeout > 0:
+            raise InputError(None, f"--scheduler-timeout must be positive, got {self.connect_timeout:g}")
         if self.threads_per_worker < 1:
             raise InputError(None, f"--threads-per-worker must be at least 1, got {self.threads_per_worker}")
         if self.slurm is not None:

@@ -22,10 +22,17 @@ def _device(device: str) -> str:
 
 
 def cached_picker(model_path: str | os.PathLike, device: str = "cpu"):
-    """``(model, config)`` of a trained picker, loaded once per worker process."""
-    from fewlabel.pick.train import load_picker
+    """``(model, config)`` of a trained picker, loaded once per worker process, ready to score
+    (batch norms folded into the convolutions once, not per micrograph: ``extract.inference_model``)."""
 
-    return worker_cached(("pick", file_key(model_path), device), lambda: load_picker(model_path, device))
+    def load():
+        from fewlabel.pick.extract import inference_model
+        from fewlabel.pick.train import load_picker
+
+        model, config = load_picker(model_path, device)
+        return inference_model(model), config
+
+    return worker_cached(("pick", file_key(model_path), device), load)
 
 
 @dataclass(frozen=True)
