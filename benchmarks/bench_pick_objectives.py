@@ -53,7 +53,7 @@ def prepared(paths, downsample: int, normalize: str = "robust") -> tuple[list[st
 
 def run_fewlabel(train_paths, labeled, test_paths, truth, *, radius, particle_radius, downsample, expected,
                  objective, autoencoder, model, epochs, steps, seed, normalize="robust", from_files=False,
-                 match_radius=None, overrides: dict | None = None) -> dict:
+                 match_radius=None, overrides: dict | None = None, validation_fraction: float = 0.2) -> dict:
     """Train on ``train_paths`` with ``labeled`` (original px), pick ``test_paths``, score against ``truth``.
 
     ``from_files``: time the whole user pipeline (read + prepare inside train_s and extract_s, as
@@ -80,7 +80,7 @@ def run_fewlabel(train_paths, labeled, test_paths, truth, *, radius, particle_ra
     cfg = TrainConfig(radius=radius, pi=pi, downsample=downsample, normalize=normalize, model=model,
                       objective=objective, autoencoder=autoencoder, epochs=epochs, steps_per_epoch=steps,
                       nms_radius=particle_radius, seed=seed, **(overrides or {}))
-    val = split_validation(names, lab_ds, 0.2, np.random.default_rng(seed))
+    val = split_validation(names, lab_ds, validation_fraction, np.random.default_rng(seed))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "m.pt"
         history = train_picker(images, names, lab_ds, cfg, out, validation=val, progress=False, log=lambda m: None)
