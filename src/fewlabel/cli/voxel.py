@@ -111,9 +111,10 @@ def voxelize_cmd(inputs, output, size, voxel_size, centre, padding, extent, mode
 @click.option("--latent", default=64, show_default=True, help="Feature size (pca/fae/cae/kmeans).")
 @click.option("--epochs", type=int, default=None, help="Training epochs (fae/cae: 20, cnn: 30).")
 @click.option("--batch-size", type=int, default=None)
-@click.option("--symmetry", type=click.Choice(["z", "all"]), default="z", show_default=True,
+@click.option("--symmetry", type=click.Choice(["z", "all", "mirror"]), default="z", show_default=True,
               help="Rotations that do not change the class. cnn augmentation: z = 90-degree turns about z "
-                   "+ flips (keeps the up/optical axis), all = every 90-degree rotation/flip of the cube; "
+                   "+ flips (keeps the up/optical axis), all = every 90-degree rotation/flip of the cube, "
+                   "mirror = x/y mirror flips only (aligned data such as ModelNet10); "
                    "--rotations: random angles about z, or any 3D rotation.")
 @click.option("--pose", type=click.Choice(["auto", "none", "centre", "scale", "align"]), default="auto",
               show_default=True,
@@ -153,8 +154,12 @@ def fit_cmd(grids_path, method, unlabeled_path, output, latent, epochs, batch_si
         options.pop("epochs", None)
     if method == "cnn":
         options["axes"] = symmetry
+    elif symmetry == "mirror" and rotations:
+        from fewlabel.errors import InputError
+
+        raise InputError(None, "--symmetry mirror is a cnn augmentation; --rotations needs z or all")
     else:
-        options.update(rotations=rotations, symmetry=symmetry)
+        options.update(rotations=rotations, symmetry="z" if symmetry == "mirror" else symmetry)
     options["pose"] = pose
     click.echo(f"fitting {method} on {len(lab['X'])} labeled + {0 if Xu is None else len(Xu)} unlabeled "
                f"{lab['X'].shape[1]}^3 grids (device {dev})")

@@ -40,15 +40,18 @@ def validation_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
 class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
     """3D CNN classifier; ``fit(X, y, X_unlabeled=None)``, ``predict``, ``predict_proba``."""
 
-    def __init__(self, epochs: int = 30, batch_size: int = 32, lr: float = 1e-3, width: int = 32,
+    def __init__(self, epochs: int = 30, batch_size: int = 32, lr: float = 1e-3, width: int = 16,
+                 arch: str = "strided", label_smoothing: float = 0.1,
                  unlabeled_ratio: int = 1, threshold: float = 0.9, lambda_u: float = 1.0,
                  min_steps_per_epoch: int = 20, axes: str = "z", shift: int = 2, tta: bool = True,
-                 val_fraction: float = 0.1, patience: int = 8, seed: int = 0, device: str = "cpu",
+                 semi: str = "fixmatch", val_fraction: float = 0.1, patience: int = 8, seed: int = 0, device: str = "cpu",
                  checkpoint: str | None = None, resume: bool = False):
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
         self.width = width
+        self.arch = arch
+        self.label_smoothing = label_smoothing
         self.unlabeled_ratio = unlabeled_ratio
         self.threshold = threshold
         self.lambda_u = lambda_u
@@ -56,6 +59,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         self.axes = axes
         self.shift = shift
         self.tta = tta
+        self.semi = semi
         self.val_fraction = val_fraction
         self.patience = patience
         self.seed = seed
@@ -71,9 +75,14 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                 "classes": None if not hasattr(self, "classes_") else [int(c) for c in self.classes_]}
 
     def _build(self):
-        from fewlabel.voxel.nets import VoxCNN
+        import torch
 
-        return VoxCNN(self.grid_size_, len(self.classes_), self.width)
+        from fewlabel.voxel.nets import ARCHS
+
+        if self.arch not in ARCHS:
+            raise InputError(None, f"unknown CNN architecture {self.arch!r} (use {', '.join(ARCHS)})")
+        net = ARCHS[self.arch](self.grid_size_, len(self.classes_), self.width)
+        return net.to(memory_format=torch.channels_last_3d)  # faster 3D convs on CPU (oneDNN)
 
     def _val_accuracy(self, X, y_idx) -> float:
         """Accuracy on held-out labeled grids (single view: cheap, and consistent across epochs)."""
@@ -88,6 +97,39 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         return float(np.mean(pred == y_idx))
 
     def fit(self, X, y, X_unlabeled=None):
+        """Train on labeled ``X, y`` (class labels) and optional unlabeled grids (see module docstring)."""
+        X = check_grids(X)
+        y = check_labels(y, len(X))
+        if X_unlabeled is not None and len(X_unlabeled):
+            X_unlabeled = check_grids(X_unlabeled, n=X.shape[1])
+        else:
+            X_unlabeled = None
+        if self.semi not in ("fixmatch", "self-training"):
+            raise InputError(None, f"unknown semi-supervised mode {self.semi!r} (use fixmatch, self-training)")
+        self.grid_size_ = X.shape[1]
+        self.classes_, y_all = np.unique(y, return_inverse=True)
+        tr, va = validation_split(y_all, self.val_fraction, self.seed)
+        Xtr, y_idx = X[tr], y_all[tr]
+        Xva, yva = (X[va], y_all[va]) if len(va) else (None, None)
+        use_unlabeled = X_unlabeled is not None and self.lambda_u > 0
+        if not (use_unlabeled and self.semi == "self-training"):
+            return self._train(Xtr, y_idx, Xva, yva, X_unlabeled if use_unlabeled else None, self.checkpoint)
+        # self-training: a teacher on the labeled grids pseudo-labels the confident unlabeled grids
+        # (probabilities averaged over the test-time views); a fresh student trains on both.
+        teacher_ck = None if self.checkpoint is None else str(self.checkpoint) + ".teacher"
+        print(f"self-training: teacher on {len(Xtr)} labeled grids", flush=True)
+        self._train(Xtr, y_idx, Xva, yva, None, teacher_ck)
+        probs = self._proba(X_unlabeled)
+        conf, pseudo = probs.max(1), probs.argmax(1)
+        keep = np.flatnonzero(conf >= self.threshold)
+        self.pseudo_labeled_ = int(len(keep))
+        print(f"self-training: {len(keep)} of {len(X_unlabeled)} unlabeled grids pseudo-labeled (confidence >= "
+              f"{self.threshold}); student on {len(Xtr) + len(keep)} grids", flush=True)
+        return self._train(np.concatenate([Xtr, X_unlabeled[keep].astype(Xtr.dtype, copy=False)]),
+                           np.concatenate([y_idx, pseudo[keep]]), Xva, yva, None, self.checkpoint)
+
+    def _train(self, Xtr, y_idx, Xva, yva, X_unlabeled, checkpoint):
+        """One training run (FixMatch when ``X_unlabeled`` is given); keeps the best validation epoch."""
         import torch
         from torch import nn
         from tqdm import tqdm
@@ -95,17 +137,6 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         from fewlabel.checkpoint import load_checkpoint, save_checkpoint
         from fewlabel.voxel.nets import augment, to_tensor
 
-        X = check_grids(X)
-        y = check_labels(y, len(X))
-        if X_unlabeled is not None and len(X_unlabeled):
-            X_unlabeled = check_grids(X_unlabeled, n=X.shape[1])
-        else:
-            X_unlabeled = None
-        self.grid_size_ = X.shape[1]
-        self.classes_, y_all = np.unique(y, return_inverse=True)
-        tr, va = validation_split(y_all, self.val_fraction, self.seed)
-        Xtr, y_idx = X[tr], y_all[tr]
-        Xva, yva = (X[va], y_all[va]) if len(va) else (None, None)
         torch.manual_seed(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
@@ -115,10 +146,10 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         steps = max(self.min_steps_per_epoch, math.ceil(len(Xtr) / self.batch_size))
         total = steps * self.epochs
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
-        ce = nn.CrossEntropyLoss()
+        ce = nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
         start, self.history_ = 0, []
         best = {"score": -1.0, "epoch": 0, "state": None}
-        ck = None if self.checkpoint is None else Path(self.checkpoint)
+        ck = None if checkpoint is None else Path(checkpoint)
         if self.resume and ck is not None and ck.is_file():
             payload = load_checkpoint(ck, "voxel")
             self.model_.load_state_dict(payload["state_dict"])
@@ -196,13 +227,16 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, averaged over the test-time views when ``tta``."""
+        if not hasattr(self, "model_"):
+            raise InputError(None, "the CNN is not fitted")
+        return self._proba(check_grids(X, n=self.grid_size_))
+
+    def _proba(self, X) -> np.ndarray:
         import torch
 
         from fewlabel.voxel.nets import batches, to_tensor
 
-        if not hasattr(self, "model_"):
-            raise InputError(None, "the CNN is not fitted")
-        X = check_grids(X, n=self.grid_size_)
         self.model_.eval()
         out = []
         with torch.no_grad():
@@ -218,7 +252,10 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
     @classmethod
     def from_state(cls, config: dict, state_dict: dict) -> "SemiSupervisedCNN":
         """Rebuild a fitted CNN from its checkpoint config and weights."""
-        est = cls(**config["params"])
+        params = dict(config["params"])
+        params.setdefault("arch", "voxnet")  # models saved before the strided network existed
+        params.setdefault("label_smoothing", 0.0)
+        est = cls(**params)
         est.grid_size_ = int(config["grid_size"])
         est.classes_ = np.asarray(config["classes"], dtype=np.int64)
         est.model_ = est._build()

@@ -33,7 +33,8 @@ class Split:
     X_test: np.ndarray
     y_test: np.ndarray
     classes: tuple[str, ...]
-    symmetry: str = "z"  # "all": any 90-degree rotation/flip is a valid augmentation; "z": only about z
+    # CNN augmentation group: "all" (any 90-degree rotation/flip), "z" (about z only), "mirror" (x/y flips)
+    symmetry: str = "z"
     # continuous rotations the structures actually vary by (a nuisance): "all" (random 3D pose),
     # "z" (spin about the optical axis), None (aligned data such as ModelNet)
     nuisance_rotation: str | None = None
@@ -104,7 +105,7 @@ def load_dataset(name: str, n_labeled: int, n_unlabeled: int, seed: int = 0, n_t
         rest = np.setdiff1d(np.arange(len(Xtr)), lab)
         unl = rng.permutation(rest) if n_unlabeled < 0 else rng.permutation(rest)[:n_unlabeled]
         return Split(Xtr[lab], ytr[lab], Xtr[unl], test["X"].astype(np.uint8, copy=False), test["y"],
-                     MODELNET_CLASSES, nuisance_rotation=None, pose="scale")
+                     MODELNET_CLASSES, symmetry="mirror", nuisance_rotation=None, pose="scale")
     raise InputError(None, f"unknown dataset {name!r} (use {', '.join(DATASETS)})")
 
 
