@@ -10,6 +10,13 @@ training step (8 tiles of 32x32 scores, augmentation, GE-binomial) for each mode
     python benchmarks/bench_pick_speed.py                 # 1, 3 and 6 micrographs
     python benchmarks/bench_pick_speed.py --counts 1,3    # quicker
 Writes benchmarks/results/bench_pick_speed.{json,md}.
+
+``--stages`` instead times each stage of extracting one micrograph (read, Fourier-crop, normalize,
+score, NMS, picks table + TSV) with 1 and 2 threads, CPU time and wall time, best of ``--reps``;
+``--compare-src OLD/src`` runs the same timing on another checkout's sources (e.g. before a speed-up:
+``git archive COMMIT src | tar -x -C OLD``). Writes benchmarks/results/bench_pick_stages.{json,md}:
+
+    nice -n 10 python benchmarks/bench_pick_speed.py --stages --downsample 8 --compare-src /tmp/old/src
 """
 
 from __future__ import annotations
@@ -38,9 +45,19 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", default=str(REPO / "benchmarks" / "work" / "speed"))
     ap.add_argument("--tag", default="", help="suffix of the result files")
+    ap.add_argument("--stages", action="store_true", help="time the stages of one extraction instead")
+    ap.add_argument("--reps", type=int, default=5, help="--stages: repetitions (best is kept)")
+    ap.add_argument("--compare-src", default=None, help="--stages: also time this source tree (its src/ folder)")
+    ap.add_argument("--_stage_run", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--train-models", default="resnet8:16,resnet8:32,conv31:16",
                     help="model:units pairs whose training step is timed ('' to skip)")
     args = ap.parse_args(argv)
+    if args._stage_run is not None:
+        print(json.dumps(stage_times(Path(args.work), args.size, args.downsample, args._stage_run, args.reps)))
+        return
+    if args.stages:
+        run_stages(args)
+        return
     import torch
 
     torch.set_num_threads(args.threads)
@@ -103,6 +120,103 @@ def main(argv=None) -> None:
     md += [f"| {r['model']} | {r['units']} | {r['receptive_field']} | {r['threads']} | {r['s_per_step']:.3f} |"
            for r in train_rows]
     (RESULTS / f"bench_pick_speed{args.tag}.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+STAGES = ("read", "downsample", "normalize", "score", "nms", "picks_tsv")
+
+
+def stage_times(work: Path, size: int, factor: int, threads: int, reps: int) -> dict:
+    """Best CPU and wall seconds of each stage of one extraction (whatever fewlabel is on sys.path)."""
+    import tempfile
+
+    import torch
+    from scipy import fft
+
+    import fewlabel
+    from fewlabel import preprocess
+    from fewlabel.io.micrographs import read_micrograph, write_micrograph
+    from fewlabel.io.picks import write_picks
+    from fewlabel.pick import extract
+    from fewlabel.pick.models import build_model, score_map
+    from fewlabel.pick.nms import non_maximum_suppression
+
+    torch.set_num_threads(threads)
+    path = work / f"stage_{size}.mrc"
+    if not path.exists():
+        work.mkdir(parents=True, exist_ok=True)
+        write_micrograph(path, np.random.default_rng(0).normal(size=(size, size)).astype(np.float32))
+    torch.manual_seed(0)
+    model = build_model("resnet8").eval()
+    folded = getattr(extract, "inference_model", None)  # absent in checkouts before it existed
+    scorer = folded(model) if folded else model
+    radius = 6.0  # NMS radius 2R for the default R = 3 x factor, in downsampled pixels
+    out = Path(tempfile.mkdtemp()) / "picks.tsv"
+    state: dict = {}
+
+    def run(stage: str) -> None:
+        if stage == "read":
+            state["image"] = read_micrograph(path).image
+        elif stage == "downsample":
+            with fft.set_workers(threads):
+                state["small"] = preprocess.downsample(state["image"], factor)
+        elif stage == "normalize":
+            state["norm"] = preprocess.normalize(state["small"])
+        elif stage == "score":
+            with torch.inference_mode():
+                state["scores"] = score_map(scorer, torch.from_numpy(state["norm"][None]))[0].numpy()
+        elif stage == "nms":
+            state["nms"] = non_maximum_suppression(state["scores"], radius)
+        else:
+            write_picks(extract.picks_from_scores(state["scores"], "m", radius, factor), out)
+
+    times = {k: {"cpu": [], "wall": []} for k in STAGES}
+    for _ in range(reps + 1):  # the first round warms up
+        for stage in STAGES:
+            c, w = time.process_time(), time.perf_counter()
+            run(stage)
+            times[stage]["cpu"].append(time.process_time() - c)
+            times[stage]["wall"].append(time.perf_counter() - w)
+    best = {k: {"cpu_ms": 1000 * min(v["cpu"][1:]), "wall_ms": 1000 * min(v["wall"][1:])} for k, v in times.items()}
+    return {"source": str(Path(fewlabel.__file__).parents[1]), "threads": threads, "size": size, "downsample": factor,
+            "folded_scorer": bool(folded), "picks": int(len(state["nms"][1])), "stages": best,
+            "total_cpu_ms": sum(b["cpu_ms"] for b in best.values()),
+            "total_wall_ms": sum(b["wall_ms"] for b in best.values()), "load": round(os.getloadavg()[0], 2)}
+
+
+def run_stages(args) -> None:
+    """Time the stages for 1 and 2 threads, for this checkout and ``--compare-src``; write the tables."""
+    sources = [("this checkout", None)] + ([("compare", args.compare_src)] if args.compare_src else [])
+    rows = []
+    for label, src in sources:
+        for threads in (1, 2):
+            env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+            if src:
+                env["PYTHONPATH"] = os.pathsep.join([str(Path(src).resolve()), env.get("PYTHONPATH", "")])
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--_stage_run", str(threads),
+                   "--size", str(args.size), "--downsample", str(args.downsample), "--reps", str(args.reps),
+                   "--work", args.work]
+            res = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            if res.returncode:
+                sys.exit(res.stderr)
+            rows.append({"code": label, **json.loads(res.stdout.strip().splitlines()[-1])})
+            print(rows[-1], flush=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "bench_pick_stages.json").write_text(json.dumps({"config": vars(args), "runs": rows}, indent=2) + "\n")
+    md = ["# bench_pick_stages: where the time of one extraction goes", "",
+          f"`python benchmarks/bench_pick_speed.py {' '.join(sys.argv[1:])}`, "
+          f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, {os.cpu_count()} CPUs shared with other jobs "
+          "(1-minute load average per row). One {0}x{0} float32 MRC micrograph (page cache), downsampled by {1}, "
+          "resnet8 with 16 units, every local maximum kept. Milliseconds, best of {2}: CPU time (all threads) and "
+          "wall time.".format(args.size, args.downsample, args.reps), "",
+          "| code | threads | " + " | ".join(f"{s} cpu / wall" for s in STAGES) + " | total cpu / wall | load |",
+          "|---|---|" + "---|" * (len(STAGES) + 2)]
+    for r in rows:
+        cells = [f"{r['stages'][s]['cpu_ms']:.0f} / {r['stages'][s]['wall_ms']:.0f}" for s in STAGES]
+        md.append(f"| {r['code']} | {r['threads']} | " + " | ".join(cells) +
+                  f" | {r['total_cpu_ms']:.0f} / {r['total_wall_ms']:.0f} | {r['load']} |")
+    md += ["", "Rows: " + "; ".join(f"{r['code']} = {r['source']}" for r in rows[::2]) + "."]
+    (RESULTS / "bench_pick_stages.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 
 
