@@ -103,13 +103,18 @@ def align_to_reference(image: np.ndarray, reference: np.ndarray, n_angles: int =
     return aligned, float(angles[a]), (int(shift[0]), int(shift[1])), float(window[a, r, q])
 
 
-def _rotated_spectra(x: np.ndarray, n_angles: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every image of ``x [m, b, b]`` rotated on an ``n_angles`` grid ``[m, a, b, b]`` and their FFTs."""
+def rotated_copies(x: np.ndarray, n_angles: int) -> np.ndarray:
+    """Every image of ``x [m, b, b]`` rotated on an ``n_angles`` grid: float32 ``[m, a, b, b]``."""
     b = x.shape[-1]
     angles = np.linspace(0, 2 * np.pi, n_angles, endpoint=False)
     coords = _rotation_coords(b, angles)
-    rotated = np.stack([ndimage.map_coordinates(im, coords, order=1, mode="constant") for im in x])
-    return rotated.astype(np.float32), np.fft.rfft2(rotated)
+    return np.stack([ndimage.map_coordinates(im, coords, order=1, mode="constant") for im in x]).astype(np.float32)
+
+
+def _rotated_spectra(x: np.ndarray, n_angles: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`rotated_copies` and their FFTs."""
+    rotated = rotated_copies(x, n_angles)
+    return rotated, np.fft.rfft2(rotated)
 
 
 def _align_all(rotated: np.ndarray, spectra: np.ndarray, reference: np.ndarray, max_shift: int) -> np.ndarray:
