@@ -40,12 +40,13 @@ SETTINGS = {
 METHODS = ("pca", "kmeans", "fae", "cae", "cnn")
 # CNN options per setting (on top of --epochs-cnn / --batch-cnn; augmentation group from the data set:
 # geometries all 90-degree turns, clathrin quarter turns about z, ModelNet10 x/y mirrors only)
-CNN_OPTIONS = {"modelnet10_10pct": {"semi": "self-training"}}
+CNN_OPTIONS = {"modelnet10_all": {"class_balance": 1.0},
+               "modelnet10_10pct": {"semi": "self-training", "threshold": 0.7, "class_balance": 1.0}}
 TARGETS = {"geometries": 0.99, "modelnet10_all": 0.90, "modelnet10_10pct": 0.85}
 
 
 def _job(setting: str, method: str, seed: int, epochs_ae: int, epochs_cnn: int, threads: int,
-         batch_cnn: int = 32, lr_cnn: float = 1e-3) -> dict:
+         batch_cnn: int = 32, lr_cnn: float = 1e-3, cnn_extra: dict | None = None) -> dict:
     """Run one (setting, method, seed) in this (fresh) process; return accuracy, times, peak RSS."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch
@@ -58,7 +59,7 @@ def _job(setting: str, method: str, seed: int, epochs_ae: int, epochs_cnn: int, 
     split = load_dataset(cfg.pop("dataset"), seed=seed, **cfg)
     opts = {"fae": {"epochs": epochs_ae}, "cae": {"epochs": epochs_ae},
             "cnn": {"epochs": epochs_cnn, "batch_size": batch_cnn, "lr": lr_cnn,
-                    **CNN_OPTIONS.get(setting, {})}}.get(method, {})
+                    **CNN_OPTIONS.get(setting, {}), **(cnn_extra or {})}}.get(method, {})
     r = run_one(split, method, seed=seed, options=opts)
     return {"setting": setting, "method": method, "seed": seed, "n_labeled": r["n_labeled"],
             "n_unlabeled": r["n_unlabeled"], "n_test": len(split.y_test), "accuracy": r["accuracy"],
@@ -80,6 +81,10 @@ def main(argv=None) -> int:
     ap.add_argument("--lr-cnn", type=float, default=2e-3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tag", default=None, help="suffix of the result files")
+    ap.add_argument("--cnn-option", action="append", default=[], metavar="KEY=JSON",
+                    help="extra SemiSupervisedCNN option for every setting, e.g. class_balance=0.5")
+    ap.add_argument("--rerun", action="store_true",
+                    help="replace the stored runs of the selected settings/methods/seeds instead of skipping them")
     args = ap.parse_args(argv)
     full = args.seeds >= 3 and args.epochs_ae >= 20 and args.epochs_cnn >= 30
     tag = args.tag if args.tag is not None else ("" if full else "reduced")
@@ -87,7 +92,14 @@ def main(argv=None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out_json = RESULTS / f"{stem}.json"
     rows = json.loads(out_json.read_text())["runs"] if out_json.exists() else []
+    if args.rerun:
+        rows = [r for r in rows if not (r["setting"] in args.datasets and r["method"] in args.methods
+                                         and r["seed"] < args.seeds)]
     done = {(r["setting"], r["method"], r["seed"]) for r in rows}
+    extra = {}
+    for item in args.cnn_option:
+        key, _, value = item.partition("=")
+        extra[key] = json.loads(value)
     ctx = mp.get_context("spawn")
     for setting in args.datasets:
         for method in args.methods:
@@ -96,7 +108,7 @@ def main(argv=None) -> int:
                     continue  # resumable: finished jobs are kept in the JSON
                 with ctx.Pool(1) as pool:
                     r = pool.apply(_job, (setting, method, seed, args.epochs_ae, args.epochs_cnn, args.threads,
-                                          args.batch_cnn, args.lr_cnn))
+                                          args.batch_cnn, args.lr_cnn, extra))
                 print(f"{setting:17s} {method:6s} seed {seed}: acc {100 * r['accuracy']:.2f}%  "
                       f"fit {r['fit_s']:.0f} s  peak {r['peak_mb']:.0f} MB", flush=True)
                 rows.append(r)

@@ -1,10 +1,18 @@
 """End-to-end semi-supervised 3D CNN for voxel grids (beyond the featurize + SVM reference).
 
-A VoxNet-style network is trained on the labeled grids with random symmetry augmentation (a
-90-degree rotation/flip of the data set's symmetry group plus a shift of up to ``shift`` voxels)
-and, on the unlabeled grids, with FixMatch-style pseudo-labels: the prediction for a weakly
-augmented grid, when confident (max probability >= ``threshold``), becomes the target for a
-strongly augmented copy (another rotation, a larger shift, 10% voxel dropout).
+A small VoxNet-style network (``arch``: ``strided``, default, or the original ``voxnet``) is
+trained on the labeled grids with random symmetry augmentation (a 90-degree rotation/flip of the
+data set's symmetry group plus a shift of up to ``shift`` voxels), label smoothing, AdamW and a
+cosine learning rate; ``class_balance`` > 0 draws rare classes more often (per-grid weight
+count^-class_balance; 1 = every class equally often), for training sets far more skewed than
+the data to classify. Unlabeled grids are used in one of two ways (``semi``):
+
+- ``fixmatch``: the prediction for a weakly augmented grid, when confident (max probability >=
+  ``threshold``), becomes the target for a strongly augmented copy (another rotation, a larger
+  shift, 10% voxel dropout), in every step;
+- ``self-training``: a teacher trained on the labeled grids labels the unlabeled ones (averaged
+  over the test-time views); those with confidence >= ``threshold`` join the labeled grids to
+  train a fresh student. Two plain supervised runs: cheaper per step than FixMatch on a CPU.
 
 CPU-efficient training: a stratified ``val_fraction`` of the labeled grids is held out, the
 validation accuracy is measured after every epoch, the best weights are kept and training stops
@@ -41,7 +49,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
     """3D CNN classifier; ``fit(X, y, X_unlabeled=None)``, ``predict``, ``predict_proba``."""
 
     def __init__(self, epochs: int = 30, batch_size: int = 32, lr: float = 1e-3, width: int = 16,
-                 arch: str = "strided", label_smoothing: float = 0.1,
+                 arch: str = "strided", label_smoothing: float = 0.1, class_balance: float = 0.0,
                  unlabeled_ratio: int = 1, threshold: float = 0.9, lambda_u: float = 1.0,
                  min_steps_per_epoch: int = 20, axes: str = "z", shift: int = 2, tta: bool = True,
                  semi: str = "fixmatch", val_fraction: float = 0.1, patience: int = 8, seed: int = 0, device: str = "cpu",
@@ -52,6 +60,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         self.width = width
         self.arch = arch
         self.label_smoothing = label_smoothing
+        self.class_balance = class_balance
         self.unlabeled_ratio = unlabeled_ratio
         self.threshold = threshold
         self.lambda_u = lambda_u
@@ -170,8 +179,12 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                       f"{100 * best['score']:.1f}% at epoch {best['epoch']}")
                 break
             self.model_.train()
-            lab_order = np.concatenate([rng.permutation(len(Xtr))
-                                        for _ in range(math.ceil(steps * self.batch_size / len(Xtr)) + 1)])
+            if self.class_balance > 0:  # draw rare classes more often (weight count^-class_balance)
+                w = np.bincount(y_idx).astype(float)[y_idx] ** -float(self.class_balance)
+                lab_order = rng.choice(len(Xtr), size=steps * self.batch_size, p=w / w.sum())
+            else:
+                lab_order = np.concatenate([rng.permutation(len(Xtr))
+                                            for _ in range(math.ceil(steps * self.batch_size / len(Xtr)) + 1)])
             sums = {"loss": 0.0, "sup": 0.0, "unsup": 0.0, "mask": 0.0}
             for step in tqdm(range(steps), desc=f"cnn epoch {epoch + 1}/{self.epochs}", leave=False, disable=None):
                 idx = np.sort(lab_order[step * self.batch_size:(step + 1) * self.batch_size])
