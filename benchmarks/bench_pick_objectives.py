@@ -33,6 +33,7 @@ REAL = Path(os.environ.get("FEWLABEL_SHARED_DATA", REPO.parent / "shared" / "dat
 
 
 _PREPARED: dict = {}
+DEFAULT_PROTOCOL = {"validation_fraction": 0.2, "keep": "best", "overrides": {}}
 
 
 def prepared(paths, downsample: int, normalize: str = "robust") -> tuple[list[str], list[np.ndarray], float]:
@@ -53,7 +54,8 @@ def prepared(paths, downsample: int, normalize: str = "robust") -> tuple[list[st
 
 def run_fewlabel(train_paths, labeled, test_paths, truth, *, radius, particle_radius, downsample, expected,
                  objective, autoencoder, model, epochs, steps, seed, normalize="robust", from_files=False,
-                 match_radius=None, overrides: dict | None = None, validation_fraction: float = 0.2) -> dict:
+                 match_radius=None, overrides: dict | None = None, validation_fraction: float = 0.2,
+                 keep: str = "best") -> dict:
     """Train on ``train_paths`` with ``labeled`` (original px), pick ``test_paths``, score against ``truth``.
 
     ``from_files``: time the whole user pipeline (read + prepare inside train_s and extract_s, as
@@ -61,6 +63,8 @@ def run_fewlabel(train_paths, labeled, test_paths, truth, *, radius, particle_ra
     extract_s is scoring + NMS only. AUPRC is reported at ``match_radius`` (default the particle
     radius) and at half of it (``auprc_strict``). ``overrides``: other TrainConfig fields (slack,
     binomial_group, lr, ...) for experiments without changing the training defaults.
+    ``validation_fraction``: labeled micrographs held out to pick the best epoch (0: train on all
+    labels, keep the last epoch); ``keep="last"`` uses the last epoch even with a validation split.
     """
     import torch
 
@@ -68,7 +72,7 @@ def run_fewlabel(train_paths, labeled, test_paths, truth, *, radius, particle_ra
     from fewlabel.pick.extract import iter_extract, picks_from_scores
     from fewlabel.pick.models import score_map
     from fewlabel.pick.sampling import estimate_pi
-    from fewlabel.pick.train import TrainConfig, load_picker, split_validation, train_picker
+    from fewlabel.pick.train import TrainConfig, last_path, load_picker, split_validation, train_picker
 
     match_radius = match_radius or particle_radius
     t0 = time.perf_counter()
@@ -85,7 +89,7 @@ def run_fewlabel(train_paths, labeled, test_paths, truth, *, radius, particle_ra
         out = Path(tmp) / "m.pt"
         history = train_picker(images, names, lab_ds, cfg, out, validation=val, progress=False, log=lambda m: None)
         train_s = time.perf_counter() - t0
-        net, config = load_picker(out)
+        net, config = load_picker(last_path(out) if keep == "last" else out)
     t1 = time.perf_counter()
     if from_files:
         _PREPARED.clear()
@@ -100,7 +104,7 @@ def run_fewlabel(train_paths, labeled, test_paths, truth, *, radius, particle_ra
     extract_s = time.perf_counter() - t1
     curve = metrics.evaluate_picks(picks, truth, match_radius)
     strict = metrics.evaluate_picks(picks, truth, match_radius / 2)
-    best = max(history, key=lambda h: h.get("val_auprc", h["epoch"]))
+    best = history[-1] if keep == "last" else max(history, key=lambda h: h.get("val_auprc", h["epoch"]))
     return {"auprc": curve.auprc, "auprc_strict": strict.auprc,
             **{k: v for k, v in curve.best_f1().items() if k != "threshold"},
             "train_s": train_s, "extract_s": extract_s, "best_epoch": best["epoch"],
@@ -210,6 +214,11 @@ def main(argv=None) -> None:
     ap.add_argument("--objectives", default="ge-binomial,ge-kl,nnpu,pn")
     ap.add_argument("--autoencoder-labels", default="10,100", help="label counts for GE-binomial + autoencoder")
     ap.add_argument("--ae-scale", type=float, default=10.0, help="autoencoder weight = AE_SCALE / labels")
+    ap.add_argument("--validation-fraction", type=float, default=0.2,
+                    help="labeled micrographs held out for best-epoch selection (0: none, keep the last epoch)")
+    ap.add_argument("--keep", choices=["best", "last"], default="best", help="which epoch's model is scored")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="TrainConfig field for every run, e.g. --set slack=0.3 --set binomial_group=64")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--steps", type=int, default=100)
@@ -225,6 +234,8 @@ def main(argv=None) -> None:
 
     torch.set_num_threads(args.threads)
     labels = [int(v) for v in args.labels.split(",")]
+    overrides = {k: (None if v == "None" else json.loads(v)) for k, v in (a.split("=", 1) for a in args.set)}
+    protocol = {"validation_fraction": args.validation_fraction, "keep": args.keep, "overrides": overrides}
     seeds = [int(v) for v in args.seeds.split(",")]
     objectives = args.objectives.split(",")
     ae_labels = [int(v) for v in args.autoencoder_labels.split(",") if v]
@@ -250,13 +261,16 @@ def main(argv=None) -> None:
     same_run = lambda r, ds_name, n, obj, seed: (r["dataset"] == ds_name and r["labels"] == n  # noqa: E731
                                                  and r["objective"] == obj and r["seed"] == seed
                                                  and (r["model"], r["epochs"], r["steps"]) == (args.model, args.epochs,
-                                                                                               args.steps))
+                                                                                               args.steps)
+                                                 and same_protocol(r))
+    same_protocol = lambda r: r.get("protocol", DEFAULT_PROTOCOL) == protocol  # noqa: E731
     RESULTS.mkdir(parents=True, exist_ok=True)
     header = []
 
     def save() -> None:
         """Rows of this invocation + earlier rows of the same schedule it did not redo (other seeds, objectives)."""
-        same = [r for r in earlier if (r["model"], r["epochs"], r["steps"]) == (args.model, args.epochs, args.steps)]
+        same = [r for r in earlier if (r["model"], r["epochs"], r["steps"]) == (args.model, args.epochs, args.steps)
+                and same_protocol(r)]
         kept = [r for r in same if not any(r is x for x in rows)]
         all_rows = kept + rows
         commands = list(dict.fromkeys(r.get("command", earlier_command) for r in all_rows))
@@ -293,11 +307,13 @@ def main(argv=None) -> None:
                     res = run_fewlabel(ds["train_paths"], labeled, ds["test_paths"], ds["truth"], radius=radius,
                                        particle_radius=pr, downsample=downsample, expected=ds["expected"],
                                        objective=objective, autoencoder=ae, model=args.model, epochs=args.epochs,
-                                       steps=args.steps, seed=seed)
+                                       steps=args.steps, seed=seed, overrides=overrides,
+                                       validation_fraction=args.validation_fraction, keep=args.keep)
                     row = {"dataset": ds["name"], "labels": len(labeled),
                            "objective": objective + (f"+AE({ae:g})" if ae else ""), "seed": seed,
                            "model": args.model, "epochs": args.epochs, "steps": args.steps, "downsample": downsample,
                            "radius": radius, "particle_radius": pr, "threads": args.threads, "command": command,
+                           "protocol": protocol,
                            **res}
                     rows.append(row)
                     print(f"{ds['name'][:24]:24s} N={len(labeled):5d} {row['objective']:18s} seed={seed} "
