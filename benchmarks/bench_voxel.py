@@ -83,6 +83,9 @@ def main(argv=None) -> int:
     ap.add_argument("--tag", default=None, help="suffix of the result files")
     ap.add_argument("--cnn-option", action="append", default=[], metavar="KEY=JSON",
                     help="extra SemiSupervisedCNN option for every setting, e.g. class_balance=0.5")
+    ap.add_argument("--merge", nargs="+", default=[], metavar="TAG",
+                    help="first copy the runs stored under these tags (voxel_<TAG>.json, e.g. parts run in "
+                         "parallel) into this tag's results, replacing runs with the same setting/method/seed")
     ap.add_argument("--rerun", action="store_true",
                     help="replace the stored runs of the selected settings/methods/seeds instead of skipping them")
     args = ap.parse_args(argv)
@@ -92,6 +95,10 @@ def main(argv=None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out_json = RESULTS / f"{stem}.json"
     rows = json.loads(out_json.read_text())["runs"] if out_json.exists() else []
+    for part in args.merge:
+        new = json.loads((RESULTS / f"voxel_{part}.json").read_text())["runs"]
+        keys = {(r["setting"], r["method"], r["seed"]) for r in new}
+        rows = [r for r in rows if (r["setting"], r["method"], r["seed"]) not in keys] + new
     if args.rerun:
         rows = [r for r in rows if not (r["setting"] in args.datasets and r["method"] in args.methods
                                          and r["seed"] < args.seeds)]

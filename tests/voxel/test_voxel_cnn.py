@@ -71,3 +71,13 @@ def test_cli_fit_cnn_with_mirror_augmentation_and_refuses_mirror_rotations(tmp_p
     code, _, err = cli_runner("voxel", "fit", "--grids", g, "--method", "pca", "--symmetry", "mirror",
                               "--rotations", "2", "-o", tmp_path / "p")
     assert code == 2 and "mirror" in err and len(err.strip().splitlines()) == 1
+
+
+def test_class_balance_draws_every_class_about_equally_often():
+    from fewlabel.voxel.cnn import labeled_order
+
+    y = np.repeat([0, 1, 2], [180, 15, 5])  # skewed like ModelNet10's training split
+    natural = np.bincount(y[labeled_order(y, 6000, 0.0, np.random.default_rng(0))], minlength=3) / 6000
+    balanced = np.bincount(y[labeled_order(y, 6000, 1.0, np.random.default_rng(0))], minlength=3) / 6000
+    assert np.allclose(natural, [0.9, 0.075, 0.025], atol=0.01)  # whole shuffled passes
+    assert np.allclose(balanced, 1 / 3, atol=0.03)

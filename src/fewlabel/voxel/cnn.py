@@ -45,6 +45,14 @@ def validation_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
     return np.sort(tr), np.sort(va)
 
 
+def labeled_order(y: np.ndarray, m: int, class_balance: float, rng: np.random.Generator) -> np.ndarray:
+    """``m`` labeled-grid indices for one epoch: shuffled passes, or weighted draws (count^-class_balance)."""
+    if class_balance > 0:  # rare classes more often; 1 = every class equally often
+        w = np.bincount(y).astype(float)[y] ** -float(class_balance)
+        return rng.choice(len(y), size=m, p=w / w.sum())
+    return np.concatenate([rng.permutation(len(y)) for _ in range(math.ceil(m / len(y)))])[:m]
+
+
 class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
     """3D CNN classifier; ``fit(X, y, X_unlabeled=None)``, ``predict``, ``predict_proba``."""
 
@@ -179,12 +187,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                       f"{100 * best['score']:.1f}% at epoch {best['epoch']}")
                 break
             self.model_.train()
-            if self.class_balance > 0:  # draw rare classes more often (weight count^-class_balance)
-                w = np.bincount(y_idx).astype(float)[y_idx] ** -float(self.class_balance)
-                lab_order = rng.choice(len(Xtr), size=steps * self.batch_size, p=w / w.sum())
-            else:
-                lab_order = np.concatenate([rng.permutation(len(Xtr))
-                                            for _ in range(math.ceil(steps * self.batch_size / len(Xtr)) + 1)])
+            lab_order = labeled_order(y_idx, steps * self.batch_size, self.class_balance, rng)
             sums = {"loss": 0.0, "sup": 0.0, "unsup": 0.0, "mask": 0.0}
             for step in tqdm(range(steps), desc=f"cnn epoch {epoch + 1}/{self.epochs}", leave=False, disable=None):
                 idx = np.sort(lab_order[step * self.batch_size:(step + 1) * self.batch_size])
