@@ -91,3 +91,46 @@ def test_train_on_mra_classes_without_labels(cli_runner, stack, tmp_path):
     code, out, err = cli_runner("classify2d", "train", "--particles", path, "--mra-k", 4, "--labels", labels,
                                 "-o", tmp_path / "m2.pt")
     assert code == 2 and "--mra-k" in err
+
+
+@pytest.fixture
+def simulated_stack(tmp_path):
+    """A tiny simulated stack whose .star carries each particle's defocus (rlnDefocusU/V/Angle)."""
+    from fewlabel.simulate.particles import simulate_particles, write_particles
+
+    x, lab = simulate_particles(6, "views", snr=None, box=32, seed=0)
+    write_particles(tmp_path / "sim", x, lab, {})
+    return tmp_path / "sim" / "particles.mrcs", tmp_path / "sim" / "labels.csv"
+
+
+def test_cluster_by_mra_with_phase_flipping_then_report_without_embeddings(cli_runner, simulated_stack, tmp_path):
+    path, labels = simulated_stack
+    clusters = tmp_path / "mra.csv"
+    code, out, err = cli_runner("classify2d", "cluster", "--method", "mra", "--particles", path, "--k", 4,
+                                "--size", 32, "--n-init", 2, "-o", clusters)
+    assert code == 0, err
+    assert "phase flipping 24 particles" in err
+    df = pd.read_csv(clusters)
+    assert list(df.columns) == ["index", "label"] and sorted(df["label"].unique()) == [0, 1, 2, 3]
+    rep = tmp_path / "rep"
+    code, out, err = cli_runner("classify2d", "report", "--particles", path, "--clusters", clusters,
+                                "--labels", labels, "--max-members", 5, "-o", rep)
+    assert code == 0, err
+    assert (rep / "class_averages.png").stat().st_size > 1000 and not (rep / "tsne_clusters.png").exists()
+    from fewlabel.classify2d.evaluate import cluster_scores
+
+    expected = cluster_scores(pd.read_csv(labels)["label"].to_numpy(), df["label"].to_numpy())
+    assert json.loads((rep / "scores.json").read_text()) == pytest.approx(expected)
+
+
+def test_cluster_by_mra_bad_options_exit_2(cli_runner, stack, simulated_stack, tmp_path):
+    path, _, _ = stack  # shapes: no defocus in the metadata
+    out_csv = tmp_path / "c.csv"
+    code, out, err = cli_runner("classify2d", "cluster", "--method", "mra", "-o", out_csv)
+    assert code == 2 and "--particles" in err
+    code, out, err = cli_runner("classify2d", "cluster", "--method", "mra", "--particles", path, "-o", out_csv)
+    assert code == 2 and "integer --k" in err
+    code, out, err = cli_runner("classify2d", "cluster", "--method", "mra", "--particles", path, "--k", 4,
+                                "--ctf", "flip", "-o", out_csv)
+    assert code == 2 and "rlnDefocusU" in err
+    assert not out_csv.exists()

@@ -8,10 +8,13 @@ Examples:
   fewlabel classify2d train --particles sim/particles.mrcs --labels sim/labels.csv --label-fraction 0.2 -o sup.pt
   fewlabel classify2d embed --model model.pt --particles sim/particles.mrcs -o emb.npy
   fewlabel classify2d cluster --embeddings emb.npy --k auto -o clusters.csv
+  fewlabel classify2d cluster --method mra --particles sim/particles.mrcs --k 4 -o clusters.csv   # no training
   fewlabel classify2d report --particles sim/particles.mrcs --embeddings emb.npy --clusters clusters.csv --labels sim/labels.csv -o report/
 
 For large boxes set --size (e.g. 32): the network works at that size, which is also a low-pass
-filter and makes training on CPU affordable."""
+filter and makes training on CPU affordable. On noisy data with a known number of classes,
+`cluster --method mra` (CTF phase flipping + multi-reference alignment, no network) is the
+stronger choice: see benchmarks/results/classify2d.md."""
 
 from __future__ import annotations
 
@@ -37,6 +40,29 @@ def _read_particles(path: Path):
     if len(images) == 0:
         raise InputError(path, "the particle stack is empty")
     return images, meta, pixel_size
+
+
+def _ctf_option(f):
+    return click.option("--ctf", "ctf_mode", type=click.Choice(["auto", "flip", "none"]), default="auto",
+                        show_default=True,
+                        help="CTF phase flipping before multi-reference alignment / class averages, with each "
+                             "particle's defocus from the stack's .star (rlnDefocusU/V/Angle); auto = flip when "
+                             "the metadata has defocus.")(f)
+
+
+def _ctf_corrected(images, meta, pixel_size, mode: str, source):
+    """The images phase-flipped with their own CTFs when ``mode`` asks for it (and says so)."""
+    from fewlabel.classify2d.ctf import ctf_correct, ctf_params_from_metadata
+
+    if mode == "none":
+        return images
+    ctfs = ctf_params_from_metadata(meta, source)
+    if ctfs is None:
+        if mode == "flip":
+            raise InputError(source, "--ctf flip needs defocus columns (rlnDefocusU) in the stack's .star")
+        return images
+    click.echo(f"phase flipping {len(images)} particles with their own CTFs", err=True)
+    return ctf_correct(images, pixel_size, ctfs, "flip")
 
 
 def _device_option(f):
@@ -72,13 +98,15 @@ def _device_option(f):
 @click.option("--mra-k", type=int, default=None,
               help="No labels: classify the stack into this many classes by multi-reference alignment "
                    "(classical reference-based 2D classification) and train on those classes as labels.")
-@click.option("--mra-size", type=int, default=24, show_default=True, help="Working size (px) of --mra-k.")
+@click.option("--mra-size", type=int, default=48, show_default=True,
+              help="Refinement size (px) of --mra-k (the search runs at 24 px).")
+@_ctf_option
 @click.option("--seed", type=int, default=0, show_default=True)
 @_device_option
 @click.option("--resume", is_flag=True, help="Continue the interrupted run saved in --output.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Model file MODEL.pt.")
 def train(particles, labels, mode, label_fraction, size, dim, width, rot_pool, margin, miner, lr, batch_size,
-          epochs, patience, val_fraction, max_shift, noise, flip, mra_k, mra_size, seed, device, resume,
+          epochs, patience, val_fraction, max_shift, noise, flip, mra_k, mra_size, ctf_mode, seed, device, resume,
           output) -> None:
     """Train the triplet-loss embedding network (supervised or self-supervised)."""
     import numpy as np
@@ -92,7 +120,7 @@ def train(particles, labels, mode, label_fraction, size, dim, width, rot_pool, m
 
     check_not_input(output, [particles] + ([labels] if labels else []))
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    images, _, _ = _read_particles(particles)
+    images, meta, pixel_size = _read_particles(particles)
     if mode == "auto":
         mode = "supervised" if labels else "self-supervised"
     codes, names = None, None
@@ -104,7 +132,8 @@ def train(particles, labels, mode, label_fraction, size, dim, width, rot_pool, m
         if not 2 <= mra_k <= len(images):
             raise InputError(particles, f"--mra-k must be between 2 and the number of particles ({len(images)})")
         click.echo(f"multi-reference alignment into {mra_k} classes at {mra_size} px", err=True)
-        codes = mra_classify(images, mra_k, size=mra_size, seed=seed)[0]
+        flipped = _ctf_corrected(images, meta, pixel_size, ctf_mode, particles)
+        codes = mra_classify(flipped, mra_k, size=mra_size, seed=seed, progress=True)[0]
         names = [f"mra{c}" for c in range(mra_k)]
         mode = "supervised"
         click.echo(f"MRA class sizes {np.bincount(codes, minlength=mra_k).tolist()}", err=True)
@@ -123,7 +152,8 @@ def train(particles, labels, mode, label_fraction, size, dim, width, rot_pool, m
     seed_everything(seed)
     dev = resolve_device(device)
     extra = {"particles": str(particles), "labels": str(labels) if labels else None, "class_names": names,
-             "label_fraction": label_fraction, "mra_k": mra_k, "mra_size": mra_size}
+             "label_fraction": label_fraction, "mra_k": mra_k, "mra_size": mra_size,
+             "mra_ctf": ctf_mode if mra_k is not None else None}
     result = train_embedding(images, codes, cfg, output, resume=resume, device=dev,
                              log=lambda m: click.echo(m, err=True), extra_config=extra)
     click.echo(f"wrote {output} (best epoch {result.best_epoch}, {len(result.history)} epochs run"
@@ -162,15 +192,24 @@ def _read_embeddings(path: Path):
 
 
 @group.command("cluster")
-@click.option("--embeddings", required=True, type=click.Path(exists=True, path_type=Path), help="EMB.npy from embed.")
+@click.option("--method", type=click.Choice(["kmeans", "mra"]), default="kmeans", show_default=True,
+              help="kmeans: k-means on --embeddings (elbow plot, k may be 'auto'); mra: multi-reference "
+                   "alignment of --particles (CTF phase flipping, coarse-to-fine hard EM; no network, k needed).")
+@click.option("--embeddings", type=click.Path(exists=True, path_type=Path), default=None,
+              help="EMB.npy from embed (--method kmeans).")
+@click.option("--particles", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Particle stack .mrcs (--method mra).")
 @click.option("--k", "k_opt", default="auto", show_default=True,
-              help="Number of clusters, or 'auto' for the elbow's suggested k (Kneedle rule, see below).")
+              help="Number of clusters, or 'auto' for the elbow's suggested k (kmeans only; Kneedle rule, see below).")
 @click.option("--k-min", type=int, default=1, show_default=True, help="Smallest k on the elbow curve.")
 @click.option("--k-max", type=int, default=12, show_default=True, help="Largest k on the elbow curve.")
+@click.option("--size", type=int, default=48, show_default=True, help="mra: refinement size in px (search at 24 px).")
+@click.option("--n-init", type=int, default=16, show_default=True, help="mra: starts of the search (best kept).")
+@_ctf_option
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="CLUSTERS.csv (index,label).")
-def cluster_cmd(embeddings, k_opt, k_min, k_max, seed, output) -> None:
-    """k-means on the embeddings; also writes CLUSTERS.elbow.csv and CLUSTERS.elbow.png.
+def cluster_cmd(method, embeddings, particles, k_opt, k_min, k_max, size, n_init, ctf_mode, seed, output) -> None:
+    """Cluster particles: k-means on embeddings (also writes CLUSTERS.elbow.csv/.png) or MRA on images.
 
     Suggested k (Kneedle on log inertia): with k and log(inertia) both scaled to [0, 1], the k whose
     point lies farthest below the straight line from the first to the last point of the elbow curve.
@@ -183,7 +222,28 @@ def cluster_cmd(embeddings, k_opt, k_min, k_max, seed, output) -> None:
     from fewlabel.report.classify2d import elbow_plot
     from fewlabel.report.figures import save_figure
 
-    check_not_input(output, [embeddings])
+    source = embeddings if method == "kmeans" else particles
+    if source is None:
+        raise InputError(None, f"--method {method} needs {'--embeddings' if method == 'kmeans' else '--particles'}")
+    check_not_input(output, [source])
+    if method == "mra":
+        from fewlabel.classify2d.mra import mra_classify
+
+        images, meta, pixel_size = _read_particles(particles)
+        n = len(images)
+        try:
+            k = int(k_opt)
+        except ValueError:
+            raise InputError(None, f"--method mra needs an integer --k, got {k_opt!r}") from None
+        if not 1 <= k <= n:
+            raise InputError(particles, f"--k {k} is not between 1 and the number of particles ({n})")
+        images = _ctf_corrected(images, meta, pixel_size, ctf_mode, particles)
+        click.echo(f"multi-reference alignment of {n} particles into {k} classes "
+                   f"({n_init} starts at 24 px, refined at {size} px)", err=True)
+        labels = mra_classify(images, k, size=size, n_init=n_init, seed=seed, progress=True)[0]
+        write_clusters(output, labels)
+        click.echo(f"wrote {output}: k = {k}, cluster sizes {pd.Series(labels).value_counts().sort_index().tolist()}")
+        return
     emb = _read_embeddings(embeddings)
     n = len(emb)
     if k_opt != "auto":
@@ -215,15 +275,17 @@ def cluster_cmd(embeddings, k_opt, k_min, k_max, seed, output) -> None:
 
 @group.command("report")
 @click.option("--particles", required=True, type=click.Path(exists=True, path_type=Path), help="Particle stack .mrcs.")
-@click.option("--embeddings", required=True, type=click.Path(exists=True, path_type=Path), help="EMB.npy.")
+@click.option("--embeddings", type=click.Path(exists=True, path_type=Path), default=None,
+              help="EMB.npy (optional: without it, e.g. after cluster --method mra, no similarity matrix or t-SNE).")
 @click.option("--clusters", required=True, type=click.Path(exists=True, path_type=Path), help="CLUSTERS.csv.")
 @click.option("--labels", type=click.Path(exists=True, path_type=Path), default=None,
               help="True classes (CSV with 'label'): adds ARI, NMI, Hungarian accuracy and class plots.")
 @click.option("--max-members", type=int, default=200, show_default=True,
               help="Particles averaged per class (random subset).")
+@_ctf_option
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Report folder.")
-def report_cmd(particles, embeddings, clusters, labels, max_members, seed, output) -> None:
+def report_cmd(particles, embeddings, clusters, labels, max_members, ctf_mode, seed, output) -> None:
     """Figures (PNG) and one HTML page: similarity matrix, t-SNE maps, elbow, class averages, scores."""
     import numpy as np
     import pandas as pd
@@ -236,10 +298,10 @@ def report_cmd(particles, embeddings, clusters, labels, max_members, seed, outpu
     from fewlabel.report.figures import save_figure
     from fewlabel.report.html import Section, write_report
 
-    images, _, _ = _read_particles(particles)
-    emb = _read_embeddings(embeddings)
+    images, meta, pixel_size = _read_particles(particles)
+    emb = _read_embeddings(embeddings) if embeddings is not None else None
     n = len(images)
-    if len(emb) != n:
+    if emb is not None and len(emb) != n:
         raise InputError(embeddings, f"{len(emb)} embeddings for a stack of {n} particles")
     cl, _ = read_labels(clusters, n, complete=True)
     true, names = read_labels(labels, n, complete=True) if labels else (None, None)
@@ -254,22 +316,23 @@ def report_cmd(particles, embeddings, clusters, labels, max_members, seed, outpu
                                 "ARI and NMI compare the clustering with the true classes (1 = identical); "
                                 "accuracy matches clusters to classes one-to-one (Hungarian).",
                                 tables=[(pd.DataFrame([scores]), "")]))
-    group_labels, group_names = (true, names) if true is not None else (cl, None)
-    m, classes = class_similarity_matrix(emb, group_labels)
-    shown = [group_names[c] for c in classes] if group_names else [str(c) for c in classes]
-    save_figure(figs.similarity_heatmap(m, shown, "Cosine similarity between " +
-                                        ("true classes" if true is not None else "clusters")),
-                output / "similarity.png")
-    click.echo("computing the PCA -> t-SNE map", err=True)
-    xy = embedding_map(emb, seed)
-    maps = [(output / "tsne_clusters.png", "t-SNE coloured by cluster")]
-    save_figure(figs.embedding_scatter(xy, cl, None, "t-SNE of embeddings, coloured by cluster"), maps[0][0])
-    if true is not None:
-        save_figure(figs.embedding_scatter(xy, true, names, "t-SNE of embeddings, coloured by true class"),
-                    output / "tsne_classes.png")
-        maps.insert(0, (output / "tsne_classes.png", "t-SNE coloured by true class"))
-    sections.append(Section("Embedding", "Mean cosine similarity between groups, and a PCA(50) -> t-SNE(2) map.",
-                            figures=[(output / "similarity.png", "class similarity")] + maps))
+    if emb is not None:
+        group_labels, group_names = (true, names) if true is not None else (cl, None)
+        m, classes = class_similarity_matrix(emb, group_labels)
+        shown = [group_names[c] for c in classes] if group_names else [str(c) for c in classes]
+        save_figure(figs.similarity_heatmap(m, shown, "Cosine similarity between " +
+                                            ("true classes" if true is not None else "clusters")),
+                    output / "similarity.png")
+        click.echo("computing the PCA -> t-SNE map", err=True)
+        xy = embedding_map(emb, seed)
+        maps = [(output / "tsne_clusters.png", "t-SNE coloured by cluster")]
+        save_figure(figs.embedding_scatter(xy, cl, None, "t-SNE of embeddings, coloured by cluster"), maps[0][0])
+        if true is not None:
+            save_figure(figs.embedding_scatter(xy, true, names, "t-SNE of embeddings, coloured by true class"),
+                        output / "tsne_classes.png")
+            maps.insert(0, (output / "tsne_classes.png", "t-SNE coloured by true class"))
+        sections.append(Section("Embedding", "Mean cosine similarity between groups, and a PCA(50) -> t-SNE(2) map.",
+                                figures=[(output / "similarity.png", "class similarity")] + maps))
     elbow_csv = clusters.with_suffix("").with_name(clusters.stem + ".elbow.csv")
     if elbow_csv.is_file():
         eb = pd.read_csv(elbow_csv)
@@ -278,12 +341,15 @@ def report_cmd(particles, embeddings, clusters, labels, max_members, seed, outpu
         sections.append(Section("Choosing k", f"Suggested k rule: {K_RULE}.",
                                 figures=[(output / "elbow.png", "elbow plot")]))
     click.echo("aligning and averaging classes", err=True)
-    avgs = class_averages(images, cl, max_members=max_members, seed=seed)
+    avgs = class_averages(_ctf_corrected(images, meta, pixel_size, ctf_mode, particles), cl,
+                          max_members=max_members, seed=seed)
     counts = {int(c): int((cl == c).sum()) for c in avgs}
     save_figure(figs.class_average_gallery(avgs, counts), output / "class_averages.png")
-    sections.append(Section("Class averages", "Members of each cluster rotationally and translationally "
-                            "aligned to an iteratively refined reference by FFT cross-correlation, then averaged.",
+    sections.append(Section("Class averages", "Members of each cluster (CTF phase-flipped when the stack has "
+                            "defocus, see --ctf) rotationally and translationally aligned to an iteratively "
+                            "refined reference by FFT cross-correlation, then averaged.",
                             figures=[(output / "class_averages.png", "class averages")]))
     write_report(output / "report.html", "fewlabel classify2d report", sections,
-                 meta=f"{n} particles, {len(np.unique(cl))} clusters, embeddings {emb.shape[1]}-d")
+                 meta=f"{n} particles, {len(np.unique(cl))} clusters"
+                      + (f", embeddings {emb.shape[1]}-d" if emb is not None else ""))
     click.echo(f"wrote {output / 'report.html'}")
