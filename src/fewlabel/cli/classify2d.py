@@ -238,8 +238,9 @@ def cluster_cmd(method, embeddings, particles, k_opt, k_min, k_max, size, n_init
         if not 1 <= k <= n:
             raise InputError(particles, f"--k {k} is not between 1 and the number of particles ({n})")
         images = _ctf_corrected(images, meta, pixel_size, ctf_mode, particles)
-        click.echo(f"multi-reference alignment of {n} particles into {k} classes "
-                   f"({n_init} starts at 24 px, refined at {size} px)", err=True)
+        gb = n * 36 * min(size, images.shape[-1]) ** 2 * 4 / 1e9
+        click.echo(f"multi-reference alignment of {n} particles into {k} classes ({n_init} starts at 24 px, "
+                   f"refined at {size} px; about {gb:.1f} GB of rotated copies, lower --size for less)", err=True)
         labels = mra_classify(images, k, size=size, n_init=n_init, seed=seed, progress=True)[0]
         write_clusters(output, labels)
         click.echo(f"wrote {output}: k = {k}, cluster sizes {pd.Series(labels).value_counts().sort_index().tolist()}")
