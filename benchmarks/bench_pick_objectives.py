@@ -75,7 +75,7 @@ def run_fewlabel(train_paths, labeled, test_paths, truth, *, radius, particle_ra
     from fewlabel.pick.train import TrainConfig, last_path, load_picker, split_validation, train_picker
 
     match_radius = match_radius or particle_radius
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if from_files:
         _PREPARED.clear()
     names, images, _ = prepared(train_paths, downsample, normalize)
@@ -88,9 +88,9 @@ def run_fewlabel(train_paths, labeled, test_paths, truth, *, radius, particle_ra
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "m.pt"
         history = train_picker(images, names, lab_ds, cfg, out, validation=val, progress=False, log=lambda m: None)
-        train_s = time.perf_counter() - t0
+        train_s, train_cpu_s = time.perf_counter() - t0, time.process_time() - c0
         net, config = load_picker(last_path(out) if keep == "last" else out)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     if from_files:
         _PREPARED.clear()
         tables = list(iter_extract(net, config, test_paths, particle_radius))
@@ -101,13 +101,14 @@ def run_fewlabel(train_paths, labeled, test_paths, truth, *, radius, particle_ra
                                         particle_radius / downsample, downsample)
                       for n, im in zip(test_names, test_images)]
     picks = pd.concat(tables, ignore_index=True)
-    extract_s = time.perf_counter() - t1
+    extract_s, extract_cpu_s = time.perf_counter() - t1, time.process_time() - c1
     curve = metrics.evaluate_picks(picks, truth, match_radius)
     strict = metrics.evaluate_picks(picks, truth, match_radius / 2)
     best = history[-1] if keep == "last" else max(history, key=lambda h: h.get("val_auprc", h["epoch"]))
     return {"auprc": curve.auprc, "auprc_strict": strict.auprc,
             **{k: v for k, v in curve.best_f1().items() if k != "threshold"},
-            "train_s": train_s, "extract_s": extract_s, "best_epoch": best["epoch"],
+            "train_s": train_s, "extract_s": extract_s, "train_cpu_s": train_cpu_s, "extract_cpu_s": extract_cpu_s,
+            "best_epoch": best["epoch"],
             "val_auprc_est": best.get("val_auprc_est", float("nan")), "pi": pi,
             "n_picks": curve.n_picks, "n_true": curve.n_true, "loadavg_1m": os.getloadavg()[0]}
 

@@ -66,17 +66,34 @@ def ensure_topaz() -> list[str]:
     return [str(python), "-c", LAUNCHER]
 
 
-def run(cmd: list[str], env: dict, timeout: float | None = None) -> float:
-    """Run a command quietly; return its wall time (a timeout ends it and is not an error)."""
-    t = time.perf_counter()
+def run(cmd: list[str], env: dict, timeout: float | None = None, cpu_limit: float | None = None) -> tuple[float, float]:
+    """Run a command quietly; return (wall, CPU) seconds it took.
+
+    ``timeout`` (wall) or ``cpu_limit`` (CPU seconds, RLIMIT_CPU: the process gets SIGXCPU) end it;
+    neither is an error. CPU is the children's user + system time, all threads.
+    """
+    import resource
+    import signal
+
+    def usage() -> float:
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    def limit() -> None:
+        if cpu_limit is not None:
+            n = max(1, int(round(cpu_limit)))
+            resource.setrlimit(resource.RLIMIT_CPU, (n, n + 10))
+
+    t, c = time.perf_counter(), usage()
     try:
         subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       timeout=timeout)
+                       timeout=timeout, preexec_fn=limit)
     except subprocess.TimeoutExpired:
         pass
     except subprocess.CalledProcessError as exc:
-        raise RuntimeError(f"{' '.join(cmd[3:6])} failed:\n{exc.stderr.decode()[-2000:]}") from None
-    return time.perf_counter() - t
+        if not (cpu_limit is not None and exc.returncode in (-signal.SIGXCPU, -signal.SIGKILL)):
+            raise RuntimeError(f"{' '.join(cmd[3:6])} failed:\n{exc.stderr.decode()[-2000:]}") from None
+    return time.perf_counter() - t, usage() - c
 
 
 def as_mrc(paths, folder: Path) -> list[Path]:
@@ -109,15 +126,19 @@ def preprocess_once(topaz: list[str], paths: list[Path], folder: Path, split: st
             import shutil
 
             shutil.rmtree(out)
-        t = run(topaz + ["preprocess", "-s", str(downsample), "-j", str(threads), "-o", str(out),
+        t, _ = run(topaz + ["preprocess", "-s", str(downsample), "-j", str(threads), "-o", str(out),
                          *map(str, paths)], env)
         stamp.write_text(json.dumps(t))
     return out, float(json.loads(stamp.read_text()))
 
 
 def run_topaz(topaz: list[str], work: Path, train_paths, labeled, test_paths, truth, *, radius, particle_radius,
-              downsample, pi, budget_s, epoch_size, pretrained: bool, threads: int) -> dict:
-    """topaz preprocess/train (for at most ``budget_s``)/extract; picks (original px) scored by fewlabel."""
+              downsample, pi, budget_s, epoch_size, pretrained: bool, threads: int, budget: str = "cpu") -> dict:
+    """topaz preprocess/train (for at most ``budget_s``)/extract; picks (original px) scored by fewlabel.
+
+    ``budget``: "cpu" limits training to ``budget_s`` CPU seconds (RLIMIT_CPU; fair on a shared,
+    loaded machine), "wall" to ``budget_s`` seconds of wall time (the first protocol).
+    """
     import shutil
 
     from fewlabel.io.picks import read_picks
@@ -142,17 +163,21 @@ def run_topaz(topaz: list[str], work: Path, train_paths, labeled, test_paths, tr
                    "--save-prefix", str(prefix), "-o", str(work / "train_log.txt")]
     if not pretrained:
         cmd.append("--no-pretrained")
-    t_train = run(cmd, env, timeout=budget_s)
+    if budget == "cpu":
+        t_train, c_train = run(cmd, env, cpu_limit=budget_s)
+    else:
+        t_train, c_train = run(cmd, env, timeout=budget_s)
     saved = sorted(work.glob("model_epoch*.sav"), key=lambda p: int(p.stem.split("epoch")[-1]))
     if not saved:
         return {"auprc": float("nan"), "auprc_strict": float("nan"), "train_s": t_pre + t_train, "extract_s": 0.0,
-                "topaz_updates": 0, "n_picks": 0}
+                "train_cpu_s": c_train, "extract_cpu_s": float("nan"), "preprocess_s": t_pre, "topaz_updates": 0,
+                "n_picks": 0, "budget": budget}
     updates = int(saved[-1].stem.split("epoch")[-1]) * epoch_size
     pre_te, t_pre_te = preprocess_once(topaz, as_mrc(test_paths, work.parent / "mrc"), work.parent, "test",
                                        downsample, threads, env)
     t1 = time.perf_counter()
     out = work / "picks.txt"
-    run(topaz + ["extract", "-m", str(saved[-1]), "-r", f"{int(round(particle_radius / downsample))}",
+    _, c_ext = run(topaz + ["extract", "-m", str(saved[-1]), "-r", f"{int(round(particle_radius / downsample))}",
                  "-x", str(downsample), "--device", "-1", "-j", str(threads), "-o", str(out),
                  *map(str, sorted(pre_te.glob("*.mrc")))], env)
     t_ext = time.perf_counter() - t1 + t_pre_te
@@ -160,7 +185,8 @@ def run_topaz(topaz: list[str], work: Path, train_paths, labeled, test_paths, tr
     curve = metrics.evaluate_picks(picks, truth, particle_radius)
     strict = metrics.evaluate_picks(picks, truth, particle_radius / 2)
     return {"auprc": curve.auprc, "auprc_strict": strict.auprc, "train_s": t_pre + t_train, "extract_s": t_ext,
-            "topaz_updates": updates, "n_picks": curve.n_picks}
+            "train_cpu_s": c_train, "extract_cpu_s": c_ext, "preprocess_s": t_pre, "preprocess_test_s": t_pre_te,
+            "topaz_updates": updates, "n_picks": curve.n_picks, "budget": budget}
 
 
 def reference_pickers(truth: pd.DataFrame, test_names: set[str], radius: float) -> list[dict]:
@@ -198,12 +224,16 @@ def target_table(df: pd.DataFrame) -> pd.DataFrame:
             continue
         f = f.iloc[0]
         ratio = (f["train_s"] + f["extract_s"]) / (t["train_s"] + t["extract_s"])
+        cpu_ratio = ((f.get("train_cpu_s", np.nan) + f.get("extract_cpu_s", np.nan))
+                     / (t.get("train_cpu_s", np.nan) + t.get("extract_cpu_s", np.nan)))
         out.append({"labels": t["labels"], "seed": t["seed"], "vs": t["tool"], "auprc_fewlabel": f["auprc"],
                     "auprc_topaz": t["auprc"], "auprc_target_met": bool(f["auprc"] >= t["auprc"]),
                     "time_fewlabel_s": f["train_s"] + f["extract_s"], "time_topaz_s": t["train_s"] + t["extract_s"],
-                    "time_ratio": ratio, "time_target_met": bool(ratio <= 0.5 and f["auprc"] >= t["auprc"])})
+                    "time_ratio": ratio, "time_target_met": bool(ratio <= 0.5 and f["auprc"] >= t["auprc"]),
+                    "cpu_ratio_no_preprocess": cpu_ratio})
     return pd.DataFrame(out, columns=["labels", "seed", "vs", "auprc_fewlabel", "auprc_topaz", "auprc_target_met",
-                                      "time_fewlabel_s", "time_topaz_s", "time_ratio", "time_target_met"])
+                                      "time_fewlabel_s", "time_topaz_s", "time_ratio", "time_target_met",
+                                      "cpu_ratio_no_preprocess"])
 
 
 def main(argv=None) -> None:
@@ -215,6 +245,8 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=100, help="fewlabel minibatches per epoch")
     ap.add_argument("--topaz-epoch-size", type=int, default=10, help="Topaz updates between saved models")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--budget", choices=["cpu", "wall"], default="cpu",
+                    help="Topaz trains for fewlabel's training CPU time (default) or wall time")
     ap.add_argument("--skip-topaz", action="store_true", help="only fewlabel and the reference pickers")
     ap.add_argument("--sim-train", type=int, default=16)
     ap.add_argument("--sim-test", type=int, default=6)
@@ -250,13 +282,15 @@ def main(argv=None) -> None:
                                                       f"{old['config'].get('threads')}"))
         rows = list(old["runs"])
         previous = [r for r in rows if r["tool"].startswith("fewlabel")
-                    and all(r.get(k) == getattr(args, k) for k in ("epochs", "steps", "threads"))]
+                    and all(r.get(k) == getattr(args, k) for k in ("epochs", "steps", "threads"))
+                    and (args.budget == "wall" or "train_cpu_s" in r)]
     command = f"python benchmarks/bench_pick_topaz.py {' '.join(sys.argv[1:] if argv is None else argv)}"
 
     def put(row: dict, fresh: bool = True) -> None:
         """Add ``row`` (with this run's schedule and machine load if ``fresh``), replacing an older row of its key."""
         if fresh:
             row = {**row, "epochs": args.epochs, "steps": args.steps, "threads": args.threads, "command": command,
+                   "topaz_epoch_size": args.topaz_epoch_size,
                    "loadavg_1m_5m_15m": [round(v, 2) for v in os.getloadavg()]}
         key = (row["tool"], row["labels"], row["seed"])
         rows[:] = [r for r in rows if (r["tool"], r["labels"], r["seed"]) != key] + [row]
@@ -283,7 +317,8 @@ def main(argv=None) -> None:
                "extract_s includes reading/preprocessing the test ones. The machine is shared: load = 1-minute "
                "load average when the row finished (2 cores).", "",
                markdown_table(shown[[c for c in ("tool", "labels", "seed", "auprc", "auprc_strict", "train_s",
-                                                 "extract_s", "topaz_updates", "threads", "load") if c in shown]],
+                                                 "extract_s", "train_cpu_s", "extract_cpu_s", "topaz_updates",
+                                                 "budget", "threads", "load") if c in shown]],
                               index=False)]
         md += ["", "Targets per label count (fewlabel vs each Topaz run of the same labels and seed): AUPRC >= Topaz's, "
                "and fewlabel train + extract wall time <= 0.5 x Topaz's at equal or better AUPRC.", "",
@@ -312,14 +347,16 @@ def main(argv=None) -> None:
                 continue
             for pretrained in (True, False):
                 tool = f"topaz {'pretrained' if pretrained else 'scratch'}"
-                if any((r["tool"], r["labels"], r["seed"], r.get("threads")) == (tool, len(labeled), seed, args.threads)
-                       for r in rows):
+                if any((r["tool"], r["labels"], r["seed"], r.get("threads"), r.get("budget", "wall"))
+                       == (tool, len(labeled), seed, args.threads, args.budget) for r in rows):
                     print(f"keeping the {tool} row for {len(labeled)} labels, seed {seed}", flush=True)
                     continue
                 w = work / "topaz" / args.dataset / f"{n}_{seed}_{'pre' if pretrained else 'scratch'}"
                 tres = run_topaz(topaz, w, ds["train_paths"], labeled, ds["test_paths"], ds["truth"], radius=radius,
-                                 particle_radius=pr, downsample=downsample, pi=res["pi"], budget_s=res["train_s"],
-                                 epoch_size=args.topaz_epoch_size, pretrained=pretrained, threads=args.threads)
+                                 particle_radius=pr, downsample=downsample, pi=res["pi"],
+                                 budget_s=res["train_cpu_s" if args.budget == "cpu" else "train_s"],
+                                 epoch_size=args.topaz_epoch_size, pretrained=pretrained, threads=args.threads,
+                                 budget=args.budget)
                 put({"tool": tool, "labels": len(labeled), "seed": seed, **tres})
                 write()
     write()
