@@ -10,4 +10,7 @@ Modules, one job each:
 - :mod:`.cluster`: k-means, elbow curve, suggested k and rotationally aligned class averages.
 - :mod:`.evaluate`: ARI, NMI, Hungarian-matched accuracy and the class cosine-similarity matrix.
 - :mod:`.features`: classical baselines (raw-pixel PCA, rotation-invariant polar-Fourier features).
+- :mod:`.ctf`: per-particle CTF phase flipping from the stack's defocus metadata.
+- :mod:`.mra`: reference-based classification by multi-reference alignment (no network, no labels);
+  the strongest method on noisy view classes (benchmarks/results/classify2d.md).
 """
