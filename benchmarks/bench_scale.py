@@ -90,6 +90,12 @@ def _label(mode: str) -> str:
     return f"dask {workers} worker" + ("s" if workers > 1 else "") + " x 1 thread"
 
 
+def _cpu_seconds(client) -> float:
+    """CPU seconds (all threads) used so far by this process and, with Dask, every worker process."""
+    own = time.process_time()
+    return own + (sum(client.run(time.process_time).values()) if client is not None else 0.0)
+
+
 def _warm_up() -> None:
     import torch  # noqa: F401
 
@@ -120,6 +126,7 @@ def run_mode(mode: str, mics: Path, model: Path, n: int, rss_at: int, out: Path)
         if client is not None:  # imports on the workers count as start-up (in-process they are done already)
             client.run(_warm_up)
         t1 = time.perf_counter()
+        cpu0 = _cpu_seconds(client)
         rss = {}
         for upto in sorted({min(rss_at, len(items)), len(items)}):
             summary = run_items(items[:upto], task, store, spec, client, progress=False, log=lambda m: None)
@@ -127,6 +134,7 @@ def run_mode(mode: str, mics: Path, model: Path, n: int, rss_at: int, out: Path)
                 raise RuntimeError(summary.failures)
             rss[upto] = sorted(client.run(peak_rss_mb).values()) if client is not None else [peak_rss_mb()]
         t2 = time.perf_counter()
+        cpu = _cpu_seconds(client) - cpu0
     load.append(os.getloadavg()[0])
     digest, coords, picks, score_sum = hashlib.sha1(), hashlib.sha1(), 0, 0.0
     for name, _ in items:  # the merged table, streamed: hashes of each part in input order
@@ -139,7 +147,8 @@ def run_mode(mode: str, mics: Path, model: Path, n: int, rss_at: int, out: Path)
     first, last = min(rss), max(rss)
     return {"mode": _label(mode), "key": mode, "workers": workers, "threads": threads, "micrographs": len(items),
             "startup_s": round(t1 - t0, 2), "work_s": round(t2 - t1, 2), "mic_per_s": round(len(items) / (t2 - t1), 3),
-            "s_per_mic": round((t2 - t1) / len(items), 3),
+            "s_per_mic": round((t2 - t1) / len(items), 3), "cpu_s": round(cpu, 1),
+            "cpu_s_per_mic": round(cpu / len(items), 3),
             f"peak_rss_worker_mb_at_{first}": [round(w) for w in rss[first]],
             "peak_rss_worker_mb": [round(w) for w in rss[last]], "peak_rss_client_mb": round(peak_rss_mb()),
             "picks": picks, "picks_sha1": digest.hexdigest(), "coords_sha1": coords.hexdigest(),
@@ -208,11 +217,13 @@ def main() -> None:
     lines = [f"# Scale-out: pick extraction, {args.n} simulated micrographs of {args.shape}x{args.shape} "
              f"(downsample {args.downsample}, resnet8, CPU)", "",
              f"`{meta['command']}` (under `nice -n {meta['nice']}`), {meta['date_utc']} UTC", "",
-             f"| mode | micrographs/s | s per micrograph | work s | start-up s | peak RSS per worker after {at} "
+             f"| mode | micrographs/s | s per micrograph | CPU s per micrograph | work s | start-up s | "
+             f"peak RSS per worker after {at} "
              f"(MiB) | after {args.n} (MiB) | client peak RSS (MiB) | load avg before -> after |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['mode']} | {r['mic_per_s']:.3f} | {r['s_per_mic']:.3f} | {r['work_s']} | "
+        lines.append(f"| {r['mode']} | {r['mic_per_s']:.3f} | {r['s_per_mic']:.3f} | {r['cpu_s_per_mic']:.3f} | "
+                     f"{r['work_s']} | "
                      f"{r['startup_s']} | {', '.join(map(str, r[f'peak_rss_worker_mb_at_{at}']))} | "
                      f"{', '.join(map(str, r['peak_rss_worker_mb']))} | {r['peak_rss_client_mb']} | "
                      f"{r['load_before']} -> {r['load_after']} |")
@@ -225,6 +236,10 @@ def main() -> None:
               f"default). Identical merged picks files in every 1-thread mode: {same}; same pick coordinates in "
               f"every mode: {same_xy}; the sums of all scores differ by at most {score_spread:.2g} between modes "
               "(2 threads add in another order: float rounding).",
+              "CPU s per micrograph: CPU time of the process doing the work (with Dask: of every worker process and "
+              "the client, Dask's own threads included) over the micrographs; unlike wall time it hardly depends on "
+              "what else runs, so on an idle machine with one worker per free core expect about "
+              "(workers / CPU s per micrograph) micrographs/s.",
               f"Machine: {os.cpu_count()} CPUs, shared with other jobs (load averages above; 1-minute load at the "
               f"end {meta['loadavg_end'][0]}). GPU throughput not measured: no GPU machine was lent."]
     (args.results / "bench_scale.md").write_text("\n".join(lines) + "\n")
