@@ -279,7 +279,9 @@ def main(argv=None) -> None:
                     f"steps, {args.threads} thread(s); test AUPRC with recall over all true particles of the test "
                     "micrographs. GE-binomial+AE(A): autoencoder weight A = 10/N for N labels (AE(10) at 100 labels: "
                     "the earlier N/10 setting, kept for the record). load: 1-minute load average (2 shared cores) "
-                    "when the run finished.")
+                    "when the run finished. At 10 labels the 20% validation hold-out leaves 1-2 particles to pick "
+                    "the best epoch from, which makes every objective noisy and GE-binomial on the simulator weak: "
+                    "see bench_pick_objectives_experiments.md.")
         write_results(stem, vars(args), all_rows, ["Commands:", ""] + [f"- `{c}`" for c in commands] + [""]
                       + header + ["", cfg_line])
 

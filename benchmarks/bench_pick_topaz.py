@@ -323,6 +323,9 @@ def main(argv=None) -> None:
         md += ["", "Targets per label count (fewlabel vs each Topaz run of the same labels and seed): AUPRC >= Topaz's, "
                "and fewlabel train + extract wall time <= 0.5 x Topaz's at equal or better AUPRC.", "",
                markdown_table(target_table(df), index=False)]
+        notes = stem.with_suffix(".notes.md")  # hand-written closing note on the targets, kept across runs
+        if notes.exists():
+            md += ["", "## Closing note", "", notes.read_text().strip()]
         if refs:
             md += ["", "Reference pickers on the test micrographs (no scores: one precision/recall point each; "
                    f"match radius {pr:g} px)", "", markdown_table(pd.DataFrame(refs), index=False)]
