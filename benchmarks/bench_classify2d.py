@@ -125,8 +125,8 @@ def write(rows: list[dict], args, started: float) -> None:
     conf = ", ".join(f"{k}={v}" for k, v in config.items())
     write_text_atomic(RESULTS / f"classify2d{args.tag}.md",
                       f"# classify2d benchmark\n\nConfiguration: {conf}.\n\n"
-                      f"{2 * args.n_per_class} particles per set for views and molecules ({args.n_per_class} per "
-                      f"class), scored on the held-out half (k = true number of classes). Mean ± sd over the "
+                      f"{4 * args.n_per_class} particles per set ({args.n_per_class} per class, 4 classes), "
+                      f"scored on the held-out half (k = true number of classes). Mean ± sd over the "
                       f"seeds run (n seeds; each seed simulates a new set). Wall time per method and set, "
                       f"{torch.get_num_threads()} torch/BLAS thread under `nice` on a 2-core machine shared "
                       f"with other jobs (so times are upper bounds). Whole run: "
