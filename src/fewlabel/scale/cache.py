@@ -7,7 +7,10 @@ task: a Dask worker process, or the main process when running in-process. Keys s
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
+import sys
 import threading
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -47,3 +50,32 @@ def clear() -> None:
     with _LOCK:
         _CACHE.clear()
         LOADS.clear()
+
+
+_MALLOC_DONE: list[bool] = []  # set once per process by restore_malloc_thresholds
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters (malloc.h)
+
+
+def restore_malloc_thresholds(mmap_threshold: int = 32 * 2**20, trim_threshold: int = 128 * 2**20) -> bool:
+    """Once per process: let glibc reuse large temporaries again in a Dask worker.
+
+    Dask's nanny starts its workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (to hand freed memory
+    back to the OS). Setting it also turns off glibc's adaptive mmap threshold, so every array
+    over 128 KiB (the 4096x4096 image, FFT blocks, network feature maps) becomes a fresh mmap,
+    page-faulted and zeroed anew for every micrograph: measured here, 0.25 -> 0.42 CPU s per
+    4096x4096 micrograph. When that variable is set, this sets the mmap threshold to glibc's
+    adaptive maximum (32 MiB) and keeps up to 128 MiB of freed heap for reuse; memory stays
+    bounded by one micrograph's working set. Returns whether the thresholds were changed (only
+    on glibc, only when the variable is set, only the first time).
+    """
+    if _MALLOC_DONE:
+        return False
+    _MALLOC_DONE.append(True)
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to restore
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, int(mmap_threshold))) and bool(mallopt(M_TRIM_THRESHOLD, int(trim_threshold)))

@@ -4,6 +4,8 @@ Each task is called with one item's argument on whichever process runs it (in-pr
 worker) and returns that item's result; the model is loaded once per worker process through
 :func:`fewlabel.scale.cache.worker_cached`, keyed by the model file's path, mtime and size.
 Device ``auto`` is resolved on the worker, so a CPU-only login node can drive GPU workers.
+Each task first undoes Dask's worker malloc setting (:func:`fewlabel.scale.cache.restore_malloc_thresholds`),
+which otherwise costs page faults on every large temporary.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from fewlabel.scale.cache import file_key, worker_cached
+from fewlabel.scale.cache import file_key, restore_malloc_thresholds, worker_cached
 
 
 def _device(device: str) -> str:
@@ -48,6 +50,7 @@ class PickExtractTask:
     def __call__(self, path: str | os.PathLike):
         from fewlabel.pick.extract import iter_extract
 
+        restore_malloc_thresholds()
         device = _device(self.device)
         model, config = cached_picker(self.model_path, device)
         return next(iter_extract(model, config, [Path(path)], self.radius, self.threshold, batch_size=1,
@@ -71,6 +74,7 @@ class ParticlesExtractTask:
         from fewlabel.io.micrographs import read_micrograph
         from fewlabel.particles import extract_particles
 
+        restore_malloc_thresholds()
         path, picks = arg
         mic = read_micrograph(path)
         name = picks["image_name"].iloc[0] if len(picks) else mic.name
@@ -118,6 +122,7 @@ class EmbedTask:
         from fewlabel.classify2d.embed import embed
         from fewlabel.classify2d.train import load_model
 
+        restore_malloc_thresholds()
         device = _device(self.device)
         model, _ = worker_cached(("classify2d", file_key(self.model_path), device),
                                  lambda: load_model(self.model_path, device))
