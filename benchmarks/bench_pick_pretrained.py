@@ -164,7 +164,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default="real,unseen")
     ap.add_argument("--labels", default="10,100")
-    ap.add_argument("--inits", default="pretrained,scratch")
+    ap.add_argument("--inits", default="general,pretrained,scratch")
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--steps", type=int, default=40)
@@ -181,11 +181,12 @@ def main(argv=None) -> None:
     work = Path(args.work)
     stem = RESULTS / "bench_pick_pretrained"
     earlier = json.loads(stem.with_suffix(".json").read_text())["runs"] if stem.with_suffix(".json").exists() else []
-    recipe = json.loads(Path(str(weights_path()) + ".json").read_text())["config"]["recipe"]
+    wp = weights_path()
+    recipe = json.loads(Path(str(wp) + ".json").read_text())["config"]["recipe"] if wp else {}
     command = "python benchmarks/bench_pick_pretrained.py " + " ".join(sys.argv[1:] if argv is None else argv)
     header = [f"Command: `{command}`", "",
-              f"General picker: src/fewlabel/data/weights/general_picker.pt (recipe seed {recipe['seed']}, "
-              f"{recipe['n_micrographs']} corpus micrographs, {recipe['steps']} steps; "
+              f"General picker: src/fewlabel/data/weights/general_picker.pt (recipe seed {recipe.get('seed')}, "
+              f"{recipe.get('n_micrographs')} corpus micrographs, {recipe.get('steps')} steps; "
               "benchmarks/pretrain_picker.py). Fine-tuning: pick train defaults, "
               f"{args.epochs} epochs x {args.steps} minibatches, {args.threads} torch thread(s), seeds {seeds}, "
               "shared 2-core VM (times are wall times under load)."]
@@ -206,8 +207,9 @@ def main(argv=None) -> None:
         downsample = default_downsample(pr / 2)
         header.append(f"- {ds['name']}: particle radius {pr:g} px, downsample {downsample}, "
                       f"{ds['expected']:.0f} particles/micrograph, {len(ds['truth'])} test particles")
-        jobs = [(0, "general (0 labels)", 0)] + [(n, init, s) for n in labels for init in args.inits.split(",")
-                                                 for s in seeds]
+        inits = args.inits.split(",")
+        jobs = ([(0, "general (0 labels)", 0)] if "general" in inits else []) + [
+            (n, init, s) for n in labels for init in inits if init != "general" for s in seeds]
         for n, method, seed in jobs:
             done = [r for r in earlier if same(r, ds["short"], n, method, seed)]
             if done:
@@ -222,10 +224,12 @@ def main(argv=None) -> None:
                 row = {"dataset": ds["short"], "labels": n, "method": method, "seed": seed, "epochs": args.epochs,
                        "steps": args.steps, **res}
             rows.append(row)
+            key = lambda r: (r["dataset"], r["labels"], r["method"], r["seed"])  # noqa: E731
+            kept = [r for r in earlier if key(r) not in {key(x) for x in rows}]  # an interrupted run loses nothing
             print(f"{ds['short']:22s} N={n:4d} {method:20s} seed={seed} auprc={row['auprc']:.4f} "
                   f"strict={row['auprc_strict']:.4f} best_epoch={row['best_epoch']} best_s={row['best_s']:.0f} "
                   f"train_s={row['train_s']:.0f}", flush=True)
-            write(stem, vars(args), rows, header)
+            write(stem, vars(args), rows + kept, header)
     print(f"wrote {stem}.json and .md")
 
 
