@@ -65,9 +65,12 @@ def test_cli_fit_cnn_with_mirror_augmentation_and_refuses_mirror_rotations(tmp_p
     code, _, _ = cli_runner("simulate", "volumes", "geometries", "-o", g, "--n-samples", "40", "--size", "10")
     assert code == 0
     code, out, _ = cli_runner("voxel", "fit", "--grids", g, "--method", "cnn", "--symmetry", "mirror",
-                              "--epochs", "1", "--batch-size", "8", "-o", tmp_path / "m")
-    assert code == 0
-    assert json.loads((tmp_path / "m" / "run.json").read_text())["config"]["axes"] == "mirror"
+                              "--class-balance", "1", "--semi", "self-training", "--threshold", "0.5",
+                              "--unlabeled", g, "--epochs", "1", "--batch-size", "8", "-o", tmp_path / "m")
+    assert code == 0 and "self-training" in out
+    config = json.loads((tmp_path / "m" / "run.json").read_text())["config"]
+    assert (config["axes"], config["semi"], config["class_balance"], config["threshold"]) == \
+        ("mirror", "self-training", 1.0, 0.5)
     code, _, err = cli_runner("voxel", "fit", "--grids", g, "--method", "pca", "--symmetry", "mirror",
                               "--rotations", "2", "-o", tmp_path / "p")
     assert code == 2 and "mirror" in err and len(err.strip().splitlines()) == 1

@@ -7,6 +7,8 @@ Examples:
   fewlabel voxel fit --grids train.npz --method pca --unlabeled unlabeled.npz -o model_pca
   fewlabel voxel fit --grids geo.npz --method pca --pose scale --rotations 4 --symmetry all -o model_geo
   fewlabel voxel fit --grids train.npz --method cnn --unlabeled unlabeled.npz -o model_cnn --epochs 30
+  fewlabel voxel fit --grids mn_train.npz --method cnn --symmetry mirror --class-balance 1 \
+      --unlabeled mn_unlabeled.npz --semi self-training --threshold 0.7 --epochs 24 --batch-size 64 --lr 2e-3 -o model_mn
   fewlabel voxel predict --model model_pca --grids test.npz -o pred.csv
   fewlabel voxel experiment --dataset geometries --labeled 60 --unlabeled 300 -o exp_geometries
 
@@ -123,11 +125,19 @@ def voxelize_cmd(inputs, output, size, voxel_size, centre, padding, extent, mode
                    "absolute size is a feature (fixed voxel size).")
 @click.option("--rotations", default=0, show_default=True,
               help="Featurizers: add this many randomly rotated copies (see --symmetry) of every training grid.")
+@click.option("--semi", type=click.Choice(["fixmatch", "self-training"]), default="fixmatch", show_default=True,
+              help="cnn use of --unlabeled: FixMatch pseudo-labels every step, or self-training (a teacher on the "
+                   "labeled grids labels the confident unlabeled ones, a fresh student learns from both).")
+@click.option("--threshold", type=float, default=None,
+              help="cnn pseudo-label confidence (default 0.9; 0.7 used for self-training on ModelNet10).")
+@click.option("--class-balance", type=float, default=0.0, show_default=True,
+              help="cnn: draw rare classes more often (weight count^-x; 1 = all classes equally often).")
+@click.option("--lr", type=float, default=None, help="cnn learning rate (default 1e-3).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto|cpu|cuda")
 @click.option("--resume", is_flag=True, help="Continue the torch training from the checkpoint in the model folder.")
 def fit_cmd(grids_path, method, unlabeled_path, output, latent, epochs, batch_size, symmetry, pose, rotations,
-            seed, device, resume) -> None:
+            semi, threshold, class_balance, lr, seed, device, resume) -> None:
     """Fit a method on labeled (+ unlabeled) grids and save the model folder."""
     import numpy as np
 
@@ -153,7 +163,8 @@ def fit_cmd(grids_path, method, unlabeled_path, output, latent, epochs, batch_si
     if method == "pca":
         options.pop("epochs", None)
     if method == "cnn":
-        options["axes"] = symmetry
+        options.update(axes=symmetry, semi=semi, class_balance=class_balance)
+        options.update({k: v for k, v in {"threshold": threshold, "lr": lr}.items() if v is not None})
     elif symmetry == "mirror" and rotations:
         from fewlabel.errors import InputError
 
