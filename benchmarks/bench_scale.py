@@ -6,10 +6,11 @@ cluster of 1/2 worker processes of one thread each. Each mode runs in a fresh su
 RSS is that mode's alone; cluster start-up is timed apart from the work. The first ``--rss-at``
 items run first, then the rest (skipping those done), so the workers' peak RSS after 50 and after
 200 micrographs shows whether memory grows with the number of micrographs. The merged picks of
-every mode are hashed part by part in input order (identical tables in every mode). The load
+every mode are hashed part by part in input order (identical tables in every 1-thread mode). The load
 average is recorded: the machine may be shared. Writes benchmarks/results/bench_scale.{json,md}.
 
     nice -n 10 .venv/bin/python benchmarks/bench_scale.py --n 200 --unique 4 --data /tmp/bench_scale_data
+    python benchmarks/bench_scale.py --device cuda --modes p1,d1,d2 --data DIR   # on a GPU node
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def _warm_up() -> None:
     import fewlabel.pick.train  # noqa: F401
 
 
-def run_mode(mode: str, mics: Path, model: Path, n: int, rss_at: int, out: Path) -> dict:
+def run_mode(mode: str, mics: Path, model: Path, n: int, rss_at: int, out: Path, device: str = "cpu") -> dict:
     """One measurement (called in a fresh subprocess)."""
     import torch
 
@@ -119,7 +120,7 @@ def run_mode(mode: str, mics: Path, model: Path, n: int, rss_at: int, out: Path)
     store = PartStore(out, TableCodec())
     store.remove()
     store.open({"bench": mode})
-    task = PickExtractTask(str(model), device="cpu")
+    task = PickExtractTask(str(model), device=device)
     load = [os.getloadavg()[0]]
     t0 = time.perf_counter()
     with open_client(spec, log=lambda m: None) as client:
@@ -166,6 +167,7 @@ def main() -> None:
     ap.add_argument("--rss-at", type=int, default=50, help="also record peak RSS after this many micrographs")
     ap.add_argument("--data", type=Path, default=None, help="keep simulated data here (reused when present)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or auto (resolved in each worker)")
     ap.add_argument("--results", type=Path, default=RESULTS, help="where bench_scale.{json,md} go")
     ap.add_argument("--_run", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--_mics", type=Path, default=None, help=argparse.SUPPRESS)
@@ -173,7 +175,7 @@ def main() -> None:
     ap.add_argument("--_out", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._run is not None:
-        print(json.dumps(run_mode(args._run, args._mics, args._model, args.n, args.rss_at, args._out)))
+        print(json.dumps(run_mode(args._run, args._mics, args._model, args.n, args.rss_at, args._out, args.device)))
         return
     modes = args.modes.split(",")
     unknown = [m for m in modes if m not in MODES]
@@ -188,7 +190,8 @@ def main() -> None:
     for mode in modes:
         threads = MODES[mode][1]
         env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-        cmd = [sys.executable, __file__, "--n", str(args.n), "--rss-at", str(args.rss_at), "--_run", mode,
+        cmd = [sys.executable, __file__, "--n", str(args.n), "--rss-at", str(args.rss_at), "--device", args.device,
+               "--_run", mode,
                "--_mics", str(mics), "--_model", str(model), "--_out", str(args.data / f"parts_{mode}")]
         res = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if res.returncode:
@@ -203,7 +206,7 @@ def main() -> None:
     same_xy = len({r["coords_sha1"] for r in rows}) == 1
     score_spread = max(r["score_sum"] for r in rows) - min(r["score_sum"] for r in rows)
     at = min(args.rss_at, args.n)
-    meta = {"command": "python benchmarks/bench_scale.py " + " ".join(sys.argv[1:]),
+    meta = {"device": args.device, "command": "python benchmarks/bench_scale.py " + " ".join(sys.argv[1:]),
             "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "n": args.n,
             "unique_simulated": min(args.unique, args.n), "shape": args.shape, "downsample": args.downsample,
             "model": "resnet8, 16 units (trained 2 steps: the weights do not change the cost)",
@@ -215,7 +218,7 @@ def main() -> None:
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "bench_scale.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     lines = [f"# Scale-out: pick extraction, {args.n} simulated micrographs of {args.shape}x{args.shape} "
-             f"(downsample {args.downsample}, resnet8, CPU)", "",
+             f"(downsample {args.downsample}, resnet8, device {args.device})", "",
              f"`{meta['command']}` (under `nice -n {meta['nice']}`), {meta['date_utc']} UTC", "",
              f"| mode | micrographs/s | s per micrograph | CPU s per micrograph | work s | start-up s | "
              f"peak RSS per worker after {at} "
