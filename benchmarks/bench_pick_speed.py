@@ -48,6 +48,7 @@ def main(argv=None) -> None:
     ap.add_argument("--stages", action="store_true", help="time the stages of one extraction instead")
     ap.add_argument("--reps", type=int, default=5, help="--stages: repetitions (best is kept)")
     ap.add_argument("--compare-src", default=None, help="--stages: also time this source tree (its src/ folder)")
+    ap.add_argument("--compare-label", default="compare", help="--stages: name of that tree in the table")
     ap.add_argument("--_stage_run", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--train-models", default="resnet8:16,resnet8:32,conv31:16",
                     help="model:units pairs whose training step is timed ('' to skip)")
@@ -186,7 +187,7 @@ def stage_times(work: Path, size: int, factor: int, threads: int, reps: int) -> 
 
 def run_stages(args) -> None:
     """Time the stages for 1 and 2 threads, for this checkout and ``--compare-src``; write the tables."""
-    sources = [("this checkout", None)] + ([("compare", args.compare_src)] if args.compare_src else [])
+    sources = [("this checkout", None)] + ([(args.compare_label, args.compare_src)] if args.compare_src else [])
     rows = []
     for label, src in sources:
         for threads in (1, 2):
