@@ -1,4 +1,4 @@
-"""The pick-extract task: scaled runs (in-process and a Dask worker process) write what `fewlabel pick extract` writes."""
+"""The pick-extract task: scaled runs (in-process, a Dask worker process) write what `fewlabel pick extract` writes."""
 
 import numpy as np
 import pandas as pd
