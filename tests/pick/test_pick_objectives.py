@@ -101,12 +101,3 @@ def test_gradients_finite_for_extreme_logits():
 def test_autoencoder_loss():
     a, b = torch.tensor([[1.0, 2.0]]), torch.tensor([[0.0, 4.0]])
     assert O.autoencoder_loss(a, b).item() == pytest.approx((1 + 4) / 2)
-
-
-def test_unlabeled_pi_removes_labeled_positives():
-    # 1000 px, pi 0.1 -> 100 positive px; 60 labeled -> 40 positives left among 940 unlabeled px
-    assert O.unlabeled_pi(0.1, 60, 1000) == pytest.approx(40 / 940)
-    assert O.unlabeled_pi(0.1, 0, 1000) == pytest.approx(0.1)
-    assert O.unlabeled_pi(0.1, 150, 1000) == pytest.approx(1e-6)  # more labeled than expected: floored
-    with pytest.raises(ValueError):
-        O.unlabeled_pi(0.1, 1000, 1000)

@@ -24,19 +24,6 @@ OBJECTIVES = ("ge-binomial", "ge-kl", "nnpu", "pn")
 DEFAULT_SLACK = {"ge-binomial": 1.0, "ge-kl": 10.0}
 
 
-def unlabeled_pi(pi: float, labeled_positive_pixels: float, total_pixels: float) -> float:
-    """Positive fraction among the UNLABELED pixels once the labeled positives are taken out.
-
-    ``pi`` is the positive fraction of all pixels, but the unlabeled sample excludes the labeled
-    positives, so the GE criteria should aim at ``(pi * A - P) / (A - P)`` (Topaz subtracts the
-    labeled fraction the same way). With many labels (e.g. 1000 of ~1200 particles) the plain
-    ``pi`` asks the model to call ~5x too many unlabeled pixels positive. Floored at 1e-6.
-    """
-    if total_pixels <= labeled_positive_pixels:
-        raise ValueError("labeled positives cover every pixel; nothing is unlabeled")
-    return max((pi * total_pixels - labeled_positive_pixels) / (total_pixels - labeled_positive_pixels), 1e-6)
-
-
 def positive_loss(z_pos: torch.Tensor) -> torch.Tensor:
     """Mean log-loss of labeled positives."""
     return F.softplus(-z_pos).mean()
