@@ -281,7 +281,11 @@ def main(argv=None) -> None:
                     "the earlier N/10 setting, kept for the record). load: 1-minute load average (2 shared cores) "
                     "when the run finished. At 10 labels the 20% validation hold-out leaves 1-2 particles to pick "
                     "the best epoch from, which makes every objective noisy and GE-binomial on the simulator weak: "
-                    "see bench_pick_objectives_experiments.md.")
+                    "see bench_pick_objectives_experiments.md. Runs made after 15:58 UTC on 2026-11-21 (real seeds 1-2, "
+                    "sim seed 2) used pick/train.py with its new --pretrained option (off here: scratch as before) and "
+                    "the batch-norm-folded scorer: same protocol, scores equal to float rounding, which can flip a "
+                    "best-epoch choice (sim, 10 labels, GE-binomial, seed 2: 0.368 in an experiment run before, "
+                    "0.363 in the table).")
         write_results(stem, vars(args), all_rows, ["Commands:", ""] + [f"- `{c}`" for c in commands] + [""]
                       + header + ["", cfg_line])
 
