@@ -193,6 +193,10 @@ def _markdown(rows: list[dict], args) -> str:
                      f"{s['seeds']} | {s['fit_s_mean']:.0f} | {s['wall_s_mean']:.0f} | {s['threads']} | "
                      f"{'' if s['load_max'] is None else format(s['load_max'], '.1f')} | "
                      f"{s['peak_mb_max']:.0f} | {tgt} |")
+    cnn = [s for s in _summary(rows) if s["cnn_options"]]
+    if cnn:
+        lines += ["", "CNN options per setting: " + "; ".join(
+            f"{s['setting']} {json.dumps(s['cnn_options'], sort_keys=True)}" for s in cnn) + "."]
     few = [s for s in _summary(rows) if s["seeds"] < 3]
     if few:
         lines += ["", "Rows with fewer than 3 seeds (CPU budget on the shared 2-core machine): "
