@@ -95,12 +95,13 @@ def run_general(ds: dict, downsample: int) -> dict:
 
 
 def run_train(ds: dict, labeled: pd.DataFrame, downsample: int, init: str, epochs: int, steps: int,
-              seed: int) -> dict:
+              seed: int, validation: str = "auto") -> dict:
     """``pick train`` defaults from the general picker (``init="pretrained"``) or at random; test AUPRC."""
     from fewlabel.pick import data
     from fewlabel.pick.pretrained import pretrained_state
     from fewlabel.pick.sampling import estimate_pi
-    from fewlabel.pick.train import TrainConfig, load_picker, split_validation, train_picker
+    from fewlabel.pick.train import (TrainConfig, default_validation_fraction, load_picker, split_validation,
+                                     train_picker)
 
     pr = ds["particle_radius"]
     names, images, _ = prepared(ds["train_paths"], downsample)
@@ -109,7 +110,8 @@ def run_train(ds: dict, labeled: pd.DataFrame, downsample: int, init: str, epoch
     state = pretrained_state("resnet8", 16)[0] if init == "pretrained" else None
     cfg = TrainConfig(radius=pr / 2, pi=pi, downsample=downsample, epochs=epochs, steps_per_epoch=steps,
                       nms_radius=pr, seed=seed, init="general_picker" if state is not None else "scratch")
-    val = split_validation(names, lab_ds, 0.2, np.random.default_rng(seed))
+    fraction = default_validation_fraction(len(lab_ds)) if validation == "auto" else float(validation)
+    val = split_validation(names, lab_ds, fraction, np.random.default_rng(seed))
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         history = train_picker(images, names, lab_ds, cfg, Path(tmp) / "m.pt", validation=val, progress=False,
@@ -144,6 +146,9 @@ def write(stem: Path, config: dict, rows: list[dict], header: list[str]) -> None
     write_text_atomic(stem.with_suffix(".json"), json.dumps({"config": config, "runs": rows, "topaz": topaz},
                                                             indent=1, default=float) + "\n")
     df = pd.DataFrame(rows + topaz)
+    if "validation" in df:  # rows fine-tuned with a fixed hold-out are shown apart from pick train's default
+        fixed = df["labels"].gt(0) & df["method"].isin(["pretrained", "scratch"]) & df["validation"].fillna("0.2").ne("auto")
+        df.loc[fixed, "method"] = df.loc[fixed, "method"] + " (hold-out " + df.loc[fixed, "validation"].fillna("0.2") + ")"
     summary = (df.groupby(["dataset", "labels", "method"], sort=False)["auprc"].agg(["mean", "std", "count"])
                .reset_index())
     summary["auprc"] = [f"{m:.3f} ± {0 if np.isnan(s) else s:.3f} (n={c})"
@@ -169,6 +174,8 @@ def main(argv=None) -> None:
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--validation", default="auto",
+                    help="validation fraction, or auto (pick train's default: none below 200 labels)")
     ap.add_argument("--work", default=str(Path(__file__).resolve().parent / "work"))
     args = ap.parse_args(argv)
     import torch
@@ -201,7 +208,8 @@ def main(argv=None) -> None:
     rows: list[dict] = []
     same = lambda r, d, n, m, s: (r["dataset"] == d and r["labels"] == n and r["method"] == m  # noqa: E731
                                   and r["seed"] == s and (r.get("epochs"), r.get("steps")) in
-                                  ((args.epochs, args.steps), (None, None)))
+                                  ((args.epochs, args.steps), (None, None))
+                                  and r.get("validation", "0.2") == args.validation)
     for ds in datasets:
         pr = ds["particle_radius"]
         downsample = default_downsample(pr / 2)
@@ -220,11 +228,12 @@ def main(argv=None) -> None:
                 row = {"dataset": ds["short"], "labels": 0, "method": method, "seed": seed, **res}
             else:
                 labeled = labeled_subset(ds["truth_train"], n, seed)
-                res = run_train(ds, labeled, downsample, method, args.epochs, args.steps, seed)
+                res = run_train(ds, labeled, downsample, method, args.epochs, args.steps, seed, args.validation)
                 row = {"dataset": ds["short"], "labels": n, "method": method, "seed": seed, "epochs": args.epochs,
-                       "steps": args.steps, **res}
+                       "steps": args.steps, "validation": args.validation, **res}
             rows.append(row)
-            key = lambda r: (r["dataset"], r["labels"], r["method"], r["seed"])  # noqa: E731
+            key = lambda r: (r["dataset"], r["labels"], r["method"], r["seed"],  # noqa: E731
+                             r.get("validation", "0.2") if r["labels"] else "-")
             kept = [r for r in earlier if key(r) not in {key(x) for x in rows}]  # an interrupted run loses nothing
             print(f"{ds['short']:22s} N={n:4d} {method:20s} seed={seed} auprc={row['auprc']:.4f} "
                   f"strict={row['auprc_strict']:.4f} best_epoch={row['best_epoch']} best_s={row['best_s']:.0f} "

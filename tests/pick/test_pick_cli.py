@@ -38,7 +38,8 @@ def trained(blob_dir, tmp_path_factory):
                                    "--picks", str(blob_dir / "train_labeled.csv"), "--radius", "4",
                                    "--expected", "12", "--downsample", "2", "--model", "conv31",
                                    "--objective", "ge-kl", "--epochs", "2", "--steps-per-epoch", "25",
-                                   "--particle-radius", "10", "--seed", "1", "-o", str(out)],
+                                   "--particle-radius", "10", "--seed", "1", "--validation-fraction", "0.2",
+                                   "-o", str(out)],
                              catch_exceptions=False)
     assert res.exit_code == 0, res.output
     return out, res.stdout

@@ -11,7 +11,8 @@ from fewlabel.errors import InputError
 from fewlabel.pick import metrics
 from fewlabel.pick.extract import picks_from_scores
 from fewlabel.pick.models import score_map
-from fewlabel.pick.train import TrainConfig, last_path, load_picker, split_validation, train_picker
+from fewlabel.pick.train import (TrainConfig, default_validation_fraction, last_path, load_picker, split_validation,
+                                 train_picker)
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +114,9 @@ def test_validation_split_by_micrograph():
     assert len(val) == 1 and val[0] in "abcde"
     assert split_validation(names, labeled.iloc[:1], 0.2, np.random.default_rng(0)) == []
     assert len(split_validation(names, labeled.iloc[:2], 0.9, np.random.default_rng(0))) == 1
+
+
+def test_no_validation_hold_out_with_few_labels():
+    # a 20% hold-out of 10-100 labels leaves too few particles to choose an epoch: train on all, keep the last
+    assert default_validation_fraction(10) == 0.0 and default_validation_fraction(199) == 0.0
+    assert default_validation_fraction(200) == 0.2 and default_validation_fraction(5000) == 0.2

@@ -65,8 +65,9 @@ def _torch_setup(device: str) -> str:
 @click.option("--steps-per-epoch", type=int, default=100, show_default=True, help="Minibatches per epoch.")
 @click.option("--particle-radius", type=float, default=None,
               help="Particle radius (original px) for validation NMS/matching and extract's default [2 x --radius].")
-@click.option("--validation-fraction", type=float, default=0.2, show_default=True,
-              help="Fraction of labeled micrographs held out to pick the best epoch.")
+@click.option("--validation-fraction", type=float, default=None,
+              help="Fraction of labeled micrographs held out to pick the best epoch [default: 0.2 with 200 or more "
+                   "labeled particles; below that none: train on every label and keep the last epoch].")
 @click.option("--normalize", type=click.Choice(["robust", "gmm", "none"]), default="robust", show_default=True)
 @click.option("--max-micrographs", type=int, default=200, show_default=True,
               help="Use at most this many micrographs (all labeled ones first, then a seeded sample).")
@@ -90,7 +91,8 @@ def train(micrographs, picks_path, radius, expected, pi, downsample, objective, 
     from fewlabel.io.picks import check_picks_in_bounds
     from fewlabel.pick import data
     from fewlabel.pick.sampling import estimate_pi
-    from fewlabel.pick.train import TrainConfig, split_validation, train_picker, last_path
+    from fewlabel.pick.train import (MIN_LABELS_FOR_VALIDATION, TrainConfig, default_validation_fraction, last_path,
+                                     split_validation, train_picker)
     from fewlabel.report.figures import save_figure
     from fewlabel.report.pick import training_curve_figure
     from fewlabel.runtime import seed_everything
@@ -137,9 +139,13 @@ def train(micrographs, picks_path, radius, expected, pi, downsample, objective, 
                          objective=objective, autoencoder=autoencoder, epochs=epochs,
                          steps_per_epoch=steps_per_epoch, lr=lr, augment=not no_augment, nms_radius=particle_radius, seed=seed,
                          init=init, extra={"expected": expected, "micrographs": str(micrographs), "picks": str(picks_path)})
+    if validation_fraction is None:
+        validation_fraction = default_validation_fraction(len(labeled_ds))
     validation = split_validation(names, labeled_ds, validation_fraction, np.random.default_rng(seed))
     if not validation:
-        click.echo("fewer than two labeled micrographs: no validation split, keeping the last epoch")
+        why = ("fewer than two labeled micrographs" if validation_fraction > 0 else
+               f"{len(labeled_ds)} labeled particles (< {MIN_LABELS_FOR_VALIDATION}) are too few to choose an epoch")
+        click.echo(f"{why}: no validation split, training on every label and keeping the last epoch")
     else:
         click.echo(f"validation micrographs: {', '.join(validation)}")
     if resume and not last_path(output).exists():
