@@ -89,7 +89,7 @@ def plan(out: Path, quick: bool, seed: int) -> list[Step]:
         Step("simulate test micrographs (never seen in training)",
              ["simulate", "micrographs", "-o", s(data / "test"), "--n", s(n_test), "--shape", shape, shape,
               "--seed", s(seed + 1), "--labeled", "10"]),
-        Step("train a GE-binomial picker from 100 labeled particles",
+        Step("train a GE-binomial picker from 100 labeled particles (starting from the shipped general picker)",
              ["pick", "train", "--micrographs", s(mics_train), "--picks", s(data / "train" / "labeled_100.tsv"),
               "--radius", "15", "--particle-radius", "30", "--expected", "80", "--objective", "ge-binomial",
               "--epochs", epochs, "--steps-per-epoch", steps, "--seed", s(seed), "-o", s(pick / "model.pt")]),
