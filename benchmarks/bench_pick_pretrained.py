@@ -191,7 +191,10 @@ def main(argv=None) -> None:
     wp = weights_path()
     recipe = json.loads(Path(str(wp) + ".json").read_text())["config"]["recipe"] if wp else {}
     command = "python benchmarks/bench_pick_pretrained.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    header = [f"Command: `{command}`", "",
+    header = [f"Last command: `{command}` (rows kept from earlier runs of this script carry their own command in the "
+              "JSON; the 3-seed default-protocol rows came from `--seeds 0,1,2 --inits pretrained,scratch --validation "
+              "auto`, the hold-out 0.2 rows from `--seeds 0,1,2` before that option existed, the 1000-label rows from "
+              "`--datasets real --labels 1000 --seeds 0,1 --inits pretrained,scratch`)", "",
               f"General picker: src/fewlabel/data/weights/general_picker.pt (recipe seed {recipe.get('seed')}, "
               f"{recipe.get('n_micrographs')} corpus micrographs, {recipe.get('steps')} steps; "
               "benchmarks/pretrain_picker.py). Fine-tuning: pick train defaults, "
@@ -225,12 +228,12 @@ def main(argv=None) -> None:
                 continue
             if n == 0:
                 res = run_general(ds, downsample)
-                row = {"dataset": ds["short"], "labels": 0, "method": method, "seed": seed, **res}
+                row = {"dataset": ds["short"], "labels": 0, "method": method, "seed": seed, "command": command, **res}
             else:
                 labeled = labeled_subset(ds["truth_train"], n, seed)
                 res = run_train(ds, labeled, downsample, method, args.epochs, args.steps, seed, args.validation)
                 row = {"dataset": ds["short"], "labels": n, "method": method, "seed": seed, "epochs": args.epochs,
-                       "steps": args.steps, "validation": args.validation, **res}
+                       "steps": args.steps, "validation": args.validation, "command": command, **res}
             rows.append(row)
             key = lambda r: (r["dataset"], r["labels"], r["method"], r["seed"],  # noqa: E731
                              r.get("validation", "0.2") if r["labels"] else "-")
