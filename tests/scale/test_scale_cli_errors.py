@@ -86,3 +86,21 @@ def test_micrograph_failing_mid_run_is_reported_others_merged_exit_2(setup, sche
     assert code == 0, err
     assert "1 micrographs computed, 4 skipped" in stdout
     assert sorted(read_picks(out)["image_name"].unique()) == [f"mic_{i}" for i in range(5)]
+
+
+def test_unreadable_micrograph_in_a_plain_run_is_reported_and_the_others_written(setup, tmp_path, cli_runner):
+    model, mics = setup
+    folder = tmp_path / "mics"
+    shutil.copytree(mics, folder)
+    data = (folder / "mic_3.mrc").read_bytes()
+    (folder / "mic_3.mrc").write_bytes(data[: len(data) // 2])
+    out = tmp_path / "p.tsv"
+    code, _, err = _extract(cli_runner, model, folder, out)  # no scale option: in-process, no parts folder
+    assert code == 2 and "Traceback" not in err
+    assert "failed: mic_3.mrc:" in err and "1 of 5 micrographs failed" in err.strip().splitlines()[-1]
+    assert sorted(read_picks(out)["image_name"].unique()) == ["mic_0", "mic_1", "mic_2", "mic_4"]
+    for i in range(5):  # every one unreadable: an error and no output file
+        (folder / f"mic_{i}.mrc").write_bytes(data[:100])
+    code, _, err = _extract(cli_runner, model, folder, tmp_path / "q.tsv")
+    assert code == 2 and "all 5 micrographs failed" in err.strip().splitlines()[-1]
+    assert not (tmp_path / "q.tsv").exists()

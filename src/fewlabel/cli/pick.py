@@ -246,15 +246,22 @@ def extract(model_path, diameter, micrographs, output, radius, threshold, score_
                      threshold=threshold, score_maps=score_maps,
                      box_size=box_size or int(round(2 * nms_radius)), log=click.echo)
         return
-    tables = []
+    tables, failures = [], []
     if batch_size is None:
         batch_size = 1 if device == "cpu" else 4
     for df in tqdm(iter_extract(model, config, paths, nms_radius, threshold, batch_size, device, score_maps,
-                                views=3), total=len(paths), desc="extracting", unit="mic"):
+                                views=3, failures=failures), total=len(paths), desc="extracting", unit="mic"):
         tables.append(df)
+    for name, problem in failures:  # reported, the others go on (as with --workers)
+        click.echo(f"failed: {name}: {problem}", err=True)
+    if failures and not tables:
+        raise InputError(micrographs, f"all {len(paths)} micrographs failed to read (listed above)")
     picks = pd.concat(tables, ignore_index=True) if tables else empty_picks(score=True)
     write_picks(picks, output, box_size=box_size or int(round(2 * nms_radius)))
-    click.echo(f"wrote {len(picks)} picks from {len(paths)} micrographs to {output}")
+    click.echo(f"wrote {len(picks)} picks from {len(tables)} micrographs to {output}")
+    if failures:
+        raise InputError(micrographs, f"{len(failures)} of {len(paths)} micrographs failed (listed above); "
+                                      f"the picks of the other {len(tables)} are in {output}")
 
 
 @group.command("evaluate")

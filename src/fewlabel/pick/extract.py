@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from fewlabel.errors import InputError
 from fewlabel.pick import data, nms
 from fewlabel.pick.models import score_map
 
@@ -102,20 +103,39 @@ def picks_from_scores(scores: np.ndarray, name: str, radius_ds: float, factor: i
     return data.to_original(df, factor)
 
 
+def _prepared_or_skipped(paths: Iterable[Path], factor: int, normalize: str,
+                         failures: list[tuple[str, str]] | None) -> Iterator[tuple[str, tuple[int, int], np.ndarray]]:
+    """``data.iter_prepared``; with a ``failures`` list, a micrograph that cannot be read is recorded
+    there as ``(file name, problem)`` and skipped instead of stopping the run."""
+    if failures is None:
+        yield from data.iter_prepared(paths, factor, normalize)
+        return
+    for path in paths:
+        try:
+            item = next(data.iter_prepared([path], factor, normalize))
+        except InputError as exc:
+            failures.append((Path(path).name, exc.problem))
+            continue
+        yield item
+
+
 def iter_extract(model, config: dict, paths: Iterable[Path], radius: float | None = None,
                  threshold: float | None = None, batch_size: int = 1, device: str = "cpu",
-                 score_maps: str | os.PathLike | None = None, views: int = 0) -> Iterator[pd.DataFrame]:
+                 score_maps: str | os.PathLike | None = None, views: int = 0,
+                 failures: list[tuple[str, str]] | None = None) -> Iterator[pd.DataFrame]:
     """Yield one picks table (original pixels) per micrograph, in input order.
 
     ``radius`` is the NMS radius in original pixels (default: the model's); ``score_maps``, if
     given, receives each micrograph's score map (prepared frame, float32 MRC, logits) and, for the
     first ``views`` micrographs, a PNG of the prepared micrograph beside its score map, drawn from
-    the arrays already in memory (each micrograph is read and prepared exactly once).
+    the arrays already in memory (each micrograph is read and prepared exactly once). With a
+    ``failures`` list, unreadable micrographs are recorded there and skipped (see
+    :func:`_prepared_or_skipped`); without one the first raises.
     """
     factor = int(config["downsample"])
     radius = float(radius if radius is not None else config.get("nms_radius_used") or 2 * config["radius"])
     model = inference_model(model)
-    prepared = _fft_threads(data.iter_prepared(paths, factor, config.get("normalize", "robust")),
+    prepared = _fft_threads(_prepared_or_skipped(paths, factor, config.get("normalize", "robust"), failures),
                             max(1, torch.get_num_threads()))
     done = 0
     for batch in _batches(prepared, batch_size):
