@@ -42,6 +42,8 @@ def plot_micrograph_picks(image: np.ndarray, picks: pd.DataFrame | Mapping[str, 
     ``picks`` is one picks table or ``{label: table}`` (one colour and legend entry per set, e.g.
     ``{"truth": truth, "predicted": picks}``); tables need ``x_coord`` (column) and ``y_coord``
     (row) in original pixels, and are filtered to ``image_name`` when given and present.
+    Each later set is drawn at 0.7x the circle size of the one before, so picks that coincide
+    (a prediction on a true particle) show as concentric rings instead of hiding each other.
     Large images are binned for display (``bin_factor`` default: to about 1024 px) and
     low-passed (``lowpass`` sigma, display pixels) so particles are visible by eye.
     """
@@ -70,7 +72,7 @@ def plot_micrograph_picks(image: np.ndarray, picks: pd.DataFrame | Mapping[str, 
             table = table[table["image_name"].astype(str) == str(image_name)]
         xy = table[["x_coord", "y_coord"]].to_numpy(dtype=np.float64)
         color = colors[i % len(colors)]
-        d = 2 * radius
+        d = 2 * radius * 0.7 ** i  # each later set smaller: a pick on a true particle shows as two rings
         coll = EllipseCollection(np.full(len(xy), d), np.full(len(xy), d), np.zeros(len(xy)), units="xy",
                                  offsets=xy, offset_transform=ax.transData, facecolors="none",
                                  edgecolors=color, linewidths=linewidth)
