@@ -179,21 +179,13 @@ def _bce_step(model, x, pos, neg):
 
 
 def corpus_auprc(model, micrographs: list[CorpusMicrograph]) -> float:
-    """Pick AUPRC of ``model`` on canonical-frame micrographs (NMS and matching at the particle radius)."""
-    import pandas as pd
-    import torch
+    """Pick AUPRC of ``model`` on canonical-frame micrographs (NMS at each one's particle radius,
+    matching at their mean)."""
+    from fewlabel.pick.train import picks_auprc
 
-    from fewlabel.pick import metrics, nms
-    from fewlabel.pick.models import score_map
-
-    rows, truth = [], []
-    r = float(np.mean([m.particle_radius for m in micrographs]))
-    for k, m in enumerate(micrographs):
-        s = score_map(model, torch.from_numpy(m.image)).numpy()
-        xy, vals = nms.non_maximum_suppression(s, m.particle_radius)
-        rows.append(pd.DataFrame({"image_name": str(k), "x_coord": xy[:, 0], "y_coord": xy[:, 1], "score": vals}))
-        truth.append(pd.DataFrame({"image_name": str(k), "x_coord": m.centres[:, 0], "y_coord": m.centres[:, 1]}))
-    return float(metrics.evaluate_picks(pd.concat(rows), pd.concat(truth), r).auprc)
+    radii = [m.particle_radius for m in micrographs]
+    return float(picks_auprc(model, [m.image for m in micrographs], [m.centres for m in micrographs], radii,
+                             float(np.mean(radii))))
 
 
 def pretrain(recipe: Recipe, output: str | Path, corpus: list[CorpusMicrograph] | None = None, *,

@@ -104,6 +104,20 @@ def split_validation(names: list[str], labeled: pd.DataFrame, fraction: float,
     return sorted(rng.choice(labeled_names, size=n_val, replace=False).tolist())
 
 
+def picks_auprc(model, images: list[np.ndarray], truth: list[np.ndarray], nms_radii: list[float],
+                match_radius: float, device: str = "cpu") -> float:
+    """AUPRC of the model's picks on prepared ``images`` against ``truth`` centres (same frame):
+    NMS of each score map at its own radius, greedy matching within ``match_radius``."""
+    rows, true_rows = [], []
+    for k, (im, xy, r) in enumerate(zip(images, truth, nms_radii)):
+        s = score_map(model, torch.from_numpy(im).to(device)).cpu().numpy()
+        pxy, vals = nms.non_maximum_suppression(s, r)
+        rows.append(pd.DataFrame({"image_name": str(k), "x_coord": pxy[:, 0], "y_coord": pxy[:, 1],
+                                  "score": vals}))
+        true_rows.append(pd.DataFrame({"image_name": str(k), "x_coord": xy[:, 0], "y_coord": xy[:, 1]}))
+    return metrics.evaluate_picks(pd.concat(rows), pd.concat(true_rows), match_radius).auprc
+
+
 def validation_auprc(model, images: list[np.ndarray], truth: list[np.ndarray], radius: float,
                      device: str, expected: float | None = None) -> dict[str, float]:
     """Pick AUPRC on held-out labeled micrographs (prepared frame, NMS and match radius ``radius``).
@@ -114,14 +128,7 @@ def validation_auprc(model, images: list[np.ndarray], truth: list[np.ndarray], r
     precision is scaled by the labeled fraction c, so ``val_auprc_est = val_auprc / c`` (at most 1)
     estimates the AUPRC over all particles. Best-epoch selection uses ``val_auprc`` (same order).
     """
-    rows, true_rows = [], []
-    for k, (im, xy) in enumerate(zip(images, truth)):
-        s = score_map(model, torch.from_numpy(im).to(device)).cpu().numpy()
-        pxy, vals = nms.non_maximum_suppression(s, radius)
-        rows.append(pd.DataFrame({"image_name": str(k), "x_coord": pxy[:, 0], "y_coord": pxy[:, 1],
-                                  "score": vals}))
-        true_rows.append(pd.DataFrame({"image_name": str(k), "x_coord": xy[:, 0], "y_coord": xy[:, 1]}))
-    auprc = metrics.evaluate_picks(pd.concat(rows), pd.concat(true_rows), radius).auprc
+    auprc = picks_auprc(model, images, truth, [radius] * len(images), radius, device)
     out = {"val_auprc": auprc}
     if expected:
         labeled_fraction = min(1.0, sum(len(t) for t in truth) / (expected * len(images)))
