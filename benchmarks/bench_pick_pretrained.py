@@ -13,8 +13,16 @@ were best), ``train_s`` = the whole schedule. Topaz pretrained rows are read (no
 benchmarks/results/bench_pick_topaz_real.json. AUPRC: recall over all true particles of the test
 micrographs, match radius = particle radius (``auprc_strict``: half of it).
 
-    python benchmarks/bench_pick_pretrained.py --seeds 0 --epochs 6 --steps 40
-Writes benchmarks/results/bench_pick_pretrained.{json,md}.
+    python benchmarks/bench_pick_pretrained.py --datasets real --labels 10,100 --inits pretrained,scratch \\
+        --seeds 0,1,2 --epochs 10 --steps 100
+    python benchmarks/bench_pick_pretrained.py --datasets real --labels 10 --inits pretrained --seeds 0,1,2 --lr 1e-4
+
+Defaults: ``pick train``'s schedule (10 epochs x 100 minibatches). ``--lr``, ``--pseudo``,
+``--freeze-epochs`` set the fine-tuning options instead of ``pick train``'s defaults; a row's method
+names every setting that differs from the pre-issue-#8 fine-tuning (lr 5e-4, no pseudo-labels,
+nothing frozen). Results merge into benchmarks/results/bench_pick_pretrained.{json,md} (same
+dataset/labels/method/seed/validation/schedule replaced, everything else kept; two runs of the
+script may write in parallel).
 """
 
 from __future__ import annotations
@@ -94,12 +102,28 @@ def run_general(ds: dict, downsample: int) -> dict:
     return {**res, "train_s": 0.0, "best_s": 0.0, "best_epoch": 0, "extract_s": time.perf_counter() - t}
 
 
+#: fine-tuning settings a row is labelled with when they differ from these (pick train before issue #8's
+#: fine-tuning work: lr 5e-4, no pseudo-labels, nothing frozen), so labels never change meaning with the defaults
+LEGACY = {"lr": 5e-4, "pseudo_labels": 0.0, "freeze_epochs": 0}
+SHORT = {"lr": "lr", "pseudo_labels": "pseudo", "freeze_epochs": "freeze"}
+
+
+def method_label(init: str, settings: dict) -> str:
+    """``init`` plus every fine-tuning setting that differs from :data:`LEGACY`, e.g. ``pretrained lr=0.0001``."""
+    extra = [f"{SHORT[k]}={settings[k]:g}" for k in LEGACY if k in settings and settings[k] != LEGACY[k]]
+    return " ".join([init] + extra)
+
+
 def run_train(ds: dict, labeled: pd.DataFrame, downsample: int, init: str, epochs: int, steps: int,
-              seed: int, validation: str = "auto") -> dict:
-    """``pick train`` defaults from the general picker (``init="pretrained"``) or at random; test AUPRC."""
+              seed: int, validation: str = "auto", overrides: dict | None = None) -> dict:
+    """``pick train`` defaults from the general picker (``init="pretrained"``) or at random; test AUPRC.
+
+    ``overrides``: TrainConfig fields (lr, pseudo_labels, freeze_epochs) instead of pick train's defaults.
+    """
     from fewlabel.pick import data
     from fewlabel.pick.pretrained import pretrained_state
     from fewlabel.pick.sampling import estimate_pi
+    from fewlabel.pick import train as train_mod
     from fewlabel.pick.train import (TrainConfig, default_validation_fraction, load_picker, split_validation,
                                      train_picker)
 
@@ -109,7 +133,11 @@ def run_train(ds: dict, labeled: pd.DataFrame, downsample: int, init: str, epoch
     pi = estimate_pi(ds["expected"], pr / 2 / downsample, images[0].shape)
     state = pretrained_state("resnet8", 16)[0] if init == "pretrained" else None
     cfg = TrainConfig(radius=pr / 2, pi=pi, downsample=downsample, epochs=epochs, steps_per_epoch=steps,
-                      nms_radius=pr, seed=seed, init="general_picker" if state is not None else "scratch")
+                      nms_radius=pr, seed=seed, init="general_picker" if state is not None else "scratch",
+                      **(overrides or {}))
+    if hasattr(train_mod, "resolve_defaults"):
+        cfg = train_mod.resolve_defaults(cfg)
+    settings = {k: getattr(cfg, k, LEGACY[k]) for k in LEGACY}
     fraction = default_validation_fraction(len(lab_ds)) if validation == "auto" else float(validation)
     val = split_validation(names, lab_ds, fraction, np.random.default_rng(seed))
     with tempfile.TemporaryDirectory() as tmp:
@@ -122,8 +150,9 @@ def run_train(ds: dict, labeled: pd.DataFrame, downsample: int, init: str, epoch
     test_names, test_images, _ = prepared(ds["test_paths"], downsample)
     t = time.perf_counter()
     res = score(model, test_names, test_images, ds["truth"], pr, downsample)
-    return {**res, "train_s": train_s, "best_s": best.get("elapsed_s", float("nan")), "best_epoch": best["epoch"],
-            "extract_s": time.perf_counter() - t, "val_auprc_best": best.get("val_auprc", float("nan"))}
+    return {**res, **settings, "train_s": train_s, "best_s": best.get("elapsed_s", float("nan")),
+            "best_epoch": best["epoch"], "extract_s": time.perf_counter() - t,
+            "val_auprc_best": best.get("val_auprc", float("nan"))}
 
 
 def topaz_rows() -> list[dict]:
@@ -139,6 +168,32 @@ def topaz_rows() -> list[dict]:
     return rows
 
 
+def row_key(r: dict) -> tuple:
+    """Rows with the same key are the same experiment: a rerun replaces, anything else is kept."""
+    trained = r["labels"] > 0
+    return (r["dataset"], r["labels"], r["method"], r["seed"], r.get("validation", "0.2") if trained else "-",
+            (r.get("epochs"), r.get("steps")) if trained else "-")
+
+
+def schedule(r: dict) -> str:
+    return f"{int(r['epochs'])}x{int(r['steps'])}" if r.get("labels", 0) > 0 and r.get("epochs") else "-"
+
+
+def merge_write(stem: Path, config: dict, new_rows: list[dict], header: list[str]) -> None:
+    """Merge ``new_rows`` into the results on disk (same key replaced) and rewrite both files.
+
+    Holds a lock while reading and writing, so two runs of this script in parallel lose nothing.
+    """
+    import fcntl
+
+    with open(Path(tempfile.gettempdir()) / f"{stem.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = stem.with_suffix(".json")
+        on_disk = json.loads(path.read_text())["runs"] if path.exists() else []
+        keys = {row_key(r) for r in new_rows}
+        write(stem, config, [r for r in on_disk if row_key(r) not in keys] + new_rows, header)
+
+
 def write(stem: Path, config: dict, rows: list[dict], header: list[str]) -> None:
     from fewlabel.atomic import write_text_atomic
 
@@ -146,23 +201,48 @@ def write(stem: Path, config: dict, rows: list[dict], header: list[str]) -> None
     write_text_atomic(stem.with_suffix(".json"), json.dumps({"config": config, "runs": rows, "topaz": topaz},
                                                             indent=1, default=float) + "\n")
     df = pd.DataFrame(rows + topaz)
-    if "validation" in df:  # rows fine-tuned with a fixed hold-out are shown apart from pick train's default
-        fixed = df["labels"].gt(0) & df["method"].isin(["pretrained", "scratch"]) & df["validation"].fillna("0.2").ne("auto")
-        df.loc[fixed, "method"] = df.loc[fixed, "method"] + " (hold-out " + df.loc[fixed, "validation"].fillna("0.2") + ")"
-    summary = (df.groupby(["dataset", "labels", "method"], sort=False)["auprc"].agg(["mean", "std", "count"])
-               .reset_index())
-    summary["auprc"] = [f"{m:.3f} ± {0 if np.isnan(s) else s:.3f} (n={c})"
-                        for m, s, c in zip(summary["mean"], summary["std"], summary["count"])]
-    table = summary.pivot_table(index=["dataset", "labels"], columns="method", values="auprc", aggfunc="first",
-                                sort=False)
-    cols = ["dataset", "labels", "method", "seed", "auprc", "auprc_strict", "best_epoch", "best_s", "train_s",
-            "val_auprc_best"]
-    md = [f"# {stem.name}", ""] + header + ["", "## Test AUPRC (match radius = particle radius; mean ± sd over seeds)",
-                                           "", markdown_table(table), "", "## Every run", "",
-                                           markdown_table(df[[c for c in cols if c in df]], index=False)]
+    df["schedule"] = [schedule(r) for r in rows] + ["(Topaz)" for _ in topaz]
+    fixed = df["labels"].gt(0) & ~df["method"].str.startswith("topaz") & df["validation"].fillna("0.2").ne("auto")
+    df.loc[fixed, "method"] = df.loc[fixed, "method"] + " (hold-out " + df.loc[fixed, "validation"].fillna("0.2") + ")"
+    summary = (df.groupby(["dataset", "labels", "method", "schedule"], sort=False)
+               .agg(mean=("auprc", "mean"), sd=("auprc", "std"), n=("auprc", "count"),
+                    train_s=("train_s", "mean")).reset_index())
+    summary = summary.sort_values(["dataset", "labels", "schedule", "method"], kind="stable")
+    summary["auprc (mean ± sd)"] = [f"{m:.3f} ± {0 if np.isnan(s) else s:.3f}" for m, s in zip(summary["mean"],
+                                                                                             summary["sd"])]
+    summary["train_s"] = [f"{v:.0f}" for v in summary["train_s"]]
+    table = summary[["dataset", "labels", "method", "schedule", "auprc (mean ± sd)", "n", "train_s"]]
+    df = df.sort_values(["dataset", "labels", "schedule", "method", "seed"], kind="stable")
+    cols = ["dataset", "labels", "method", "schedule", "seed", "auprc", "auprc_strict", "best_epoch", "best_s",
+            "train_s", "val_auprc_best", "load"]
+    commands = sorted({r["command"] for r in rows if r.get("command")})
+    md = ([f"# {stem.name}", ""] + header
+          + ["", "Commands whose rows are in this table (each JSON row carries its own; rows without one are the "
+             "6x40 rows from before rows carried it: the 3-seed rows from `--seeds 0,1,2 --inits pretrained,scratch "
+             "--validation auto --epochs 6 --steps 40`, hold-out 0.2 rows from `--seeds 0,1,2` before that option "
+             "existed, 1000-label rows from `--datasets real --labels 1000 --seeds 0,1 --inits pretrained,scratch`):", ""]
+          + [f"- `{c}`" for c in commands]
+          + ["", "## Test AUPRC (match radius = particle radius; mean ± sd over seeds)", "",
+             "schedule = epochs x minibatches (`pick train` default: 10x100); method suffixes: lr = Adam learning "
+             "rate, pseudo = the starting model's top picks on the training micrographs added as positives "
+             "(number = this fraction of the expected particle count), freeze = epochs with the trunk frozen; train_s = mean training wall time (s).", "",
+             markdown_table(table, index=False), "", "## Every run", "",
+             "load = 1-minute load average of the 2-core VM when the run ended (empty for older rows).", "",
+             markdown_table(df[[c for c in cols if c in df]], index=False)])
     if topaz:
         md += ["", "Topaz rows: " + "; ".join(sorted({r["source"] for r in topaz}))]
     write_text_atomic(stem.with_suffix(".md"), "\n".join(md) + "\n")
+
+
+def planned_settings(init: str, overrides: dict) -> dict:
+    """The fine-tuning settings a run of ``init`` with ``overrides`` will use (pick train's defaults resolved)."""
+    from fewlabel.pick import train as train_mod
+
+    cfg = train_mod.TrainConfig(radius=1.0, pi=0.1, init="general_picker" if init == "pretrained" else "scratch",
+                                **overrides)
+    if hasattr(train_mod, "resolve_defaults"):
+        cfg = train_mod.resolve_defaults(cfg)
+    return {k: getattr(cfg, k, LEGACY[k]) for k in LEGACY}
 
 
 def main(argv=None) -> None:
@@ -171,11 +251,16 @@ def main(argv=None) -> None:
     ap.add_argument("--labels", default="10,100")
     ap.add_argument("--inits", default="general,pretrained,scratch")
     ap.add_argument("--seeds", default="0")
-    ap.add_argument("--epochs", type=int, default=6)
-    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--epochs", type=int, default=10, help="pick train's default")
+    ap.add_argument("--steps", type=int, default=100, help="minibatches per epoch (pick train's default)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--validation", default="auto",
                     help="validation fraction, or auto (pick train's default: none below 200 labels)")
+    ap.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: pick train's)")
+    ap.add_argument("--pseudo", type=float, default=None,
+                    help="general-picker pseudo-positives, fraction of the expected count (default: pick train's)")
+    ap.add_argument("--freeze-epochs", type=int, default=None,
+                    help="epochs with the trunk frozen when fine-tuning (default: pick train's)")
     ap.add_argument("--work", default=str(Path(__file__).resolve().parent / "work"))
     args = ap.parse_args(argv)
     import torch
@@ -185,21 +270,23 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     labels = [int(v) for v in args.labels.split(",")]
     seeds = [int(v) for v in args.seeds.split(",")]
+    overrides = {k: v for k, v in (("lr", args.lr), ("pseudo_labels", args.pseudo),
+                                   ("freeze_epochs", args.freeze_epochs)) if v is not None}
     work = Path(args.work)
     stem = RESULTS / "bench_pick_pretrained"
     earlier = json.loads(stem.with_suffix(".json").read_text())["runs"] if stem.with_suffix(".json").exists() else []
     wp = weights_path()
     recipe = json.loads(Path(str(wp) + ".json").read_text())["config"]["recipe"] if wp else {}
     command = "python benchmarks/bench_pick_pretrained.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    header = [f"Last command: `{command}` (rows kept from earlier runs of this script carry their own command in the "
-              "JSON; the 3-seed default-protocol rows came from `--seeds 0,1,2 --inits pretrained,scratch --validation "
-              "auto`, the hold-out 0.2 rows from `--seeds 0,1,2` before that option existed, the 1000-label rows from "
-              "`--datasets real --labels 1000 --seeds 0,1 --inits pretrained,scratch`)", "",
-              f"General picker: src/fewlabel/data/weights/general_picker.pt (recipe seed {recipe.get('seed')}, "
+    header = [f"General picker: src/fewlabel/data/weights/general_picker.pt (recipe seed {recipe.get('seed')}, "
               f"{recipe.get('n_micrographs')} corpus micrographs, {recipe.get('steps')} steps; "
-              "benchmarks/pretrain_picker.py). Fine-tuning: pick train defaults, "
-              f"{args.epochs} epochs x {args.steps} minibatches, {args.threads} torch thread(s), seeds {seeds}, "
-              "shared 2-core VM (times are wall times under load)."]
+              "benchmarks/pretrain_picker.py). Fine-tuning: pick train defaults unless the method says otherwise, "
+              "schedule per row, 1 torch thread, shared 2-core VM with other jobs running (times are wall times "
+              "under that load; `load` column).", "",
+              "- EMPIAR-10017 (10 train / 5 test micrographs, 4096 px): particle radius 54 px, downsample 9, "
+              "634 particles/micrograph, 3737 test particles",
+              f"- simulated {HELD_OUT_MOLECULE} (not in the pretraining corpus; 10 train / 5 test, 1024 px, "
+              "simulator defaults)"]
     datasets = []
     for name in args.datasets.split(","):
         ds = real_dataset() if name == "real" else unseen_dataset(work, 10, 5, 1024, labels)
@@ -209,39 +296,37 @@ def main(argv=None) -> None:
         ds["short"] = "EMPIAR-10017" if name == "real" else f"unseen {HELD_OUT_MOLECULE} (sim)"
         datasets.append(ds)
     rows: list[dict] = []
-    same = lambda r, d, n, m, s: (r["dataset"] == d and r["labels"] == n and r["method"] == m  # noqa: E731
-                                  and r["seed"] == s and (r.get("epochs"), r.get("steps")) in
-                                  ((args.epochs, args.steps), (None, None))
-                                  and r.get("validation", "0.2") == args.validation)
     for ds in datasets:
         pr = ds["particle_radius"]
         downsample = default_downsample(pr / 2)
-        header.append(f"- {ds['name']}: particle radius {pr:g} px, downsample {downsample}, "
-                      f"{ds['expected']:.0f} particles/micrograph, {len(ds['truth'])} test particles")
         inits = args.inits.split(",")
-        jobs = ([(0, "general (0 labels)", 0)] if "general" in inits else []) + [
+        jobs = ([(0, "general", 0)] if "general" in inits else []) + [
             (n, init, s) for n in labels for init in inits if init != "general" for s in seeds]
-        for n, method, seed in jobs:
-            done = [r for r in earlier if same(r, ds["short"], n, method, seed)]
+        for n, init, seed in jobs:
+            if n == 0:
+                want = {"dataset": ds["short"], "labels": 0, "method": "general (0 labels)", "seed": 0}
+            else:
+                want = {"dataset": ds["short"], "labels": n, "method": method_label(init, planned_settings(
+                    init, overrides)), "seed": seed, "validation": args.validation, "epochs": args.epochs,
+                    "steps": args.steps}
+            done = [r for r in earlier if row_key(r) == row_key(want)]
             if done:
-                rows.append(done[0])
+                print(f"{ds['short']:22s} N={n:4d} {want['method']:28s} seed={seed}: already in the results, skipped")
                 continue
             if n == 0:
                 res = run_general(ds, downsample)
-                row = {"dataset": ds["short"], "labels": 0, "method": method, "seed": seed, "command": command, **res}
+                row = {**want, "command": command, **res}
             else:
                 labeled = labeled_subset(ds["truth_train"], n, seed)
-                res = run_train(ds, labeled, downsample, method, args.epochs, args.steps, seed, args.validation)
-                row = {"dataset": ds["short"], "labels": n, "method": method, "seed": seed, "epochs": args.epochs,
-                       "steps": args.steps, "validation": args.validation, "command": command, **res}
+                res = run_train(ds, labeled, downsample, init, args.epochs, args.steps, seed, args.validation,
+                                overrides)
+                row = {**want, "method": method_label(init, res), "threads": args.threads, "command": command, **res}
+            row["load"] = round(os.getloadavg()[0], 2)
             rows.append(row)
-            key = lambda r: (r["dataset"], r["labels"], r["method"], r["seed"],  # noqa: E731
-                             r.get("validation", "0.2") if r["labels"] else "-")
-            kept = [r for r in earlier if key(r) not in {key(x) for x in rows}]  # an interrupted run loses nothing
-            print(f"{ds['short']:22s} N={n:4d} {method:20s} seed={seed} auprc={row['auprc']:.4f} "
-                  f"strict={row['auprc_strict']:.4f} best_epoch={row['best_epoch']} best_s={row['best_s']:.0f} "
-                  f"train_s={row['train_s']:.0f}", flush=True)
-            write(stem, vars(args), rows + kept, header)
+            print(f"{ds['short']:22s} N={n:4d} {row['method']:28s} {schedule(row):6s} seed={seed} "
+                  f"auprc={row['auprc']:.4f} strict={row['auprc_strict']:.4f} best_epoch={row['best_epoch']} "
+                  f"train_s={row['train_s']:.0f} load={row['load']}", flush=True)
+            merge_write(stem, vars(args), [row], header)  # after every run: an interruption loses nothing
     print(f"wrote {stem}.json and .md")
 
 
