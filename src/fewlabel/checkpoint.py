@@ -8,12 +8,13 @@ can be reproduced or resumed with nothing else.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-from fewlabel.atomic import atomic_path, write_text_atomic
+from fewlabel.atomic import write_bytes_atomic, write_text_atomic
 from fewlabel.errors import InputError
 
 FORMAT = "fewlabel-checkpoint"
@@ -46,8 +47,9 @@ def save_checkpoint(
         "state_dict": state_dict,
         "training_state": training_state or {},
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    buffer = io.BytesIO()  # not the temp file: torch names the archive's records after the file, so the
+    torch.save(payload, buffer)  # same weights saved twice would differ in bytes (and in a run's content key)
+    write_bytes_atomic(path, buffer.getvalue())
     sidecar = {"format": FORMAT, "format_version": FORMAT_VERSION, "fewlabel_version": __version__,
                "kind": kind, "config": config}
     write_text_atomic(path.with_name(path.name + ".json"), json.dumps(sidecar, indent=2, default=str) + "\n")

@@ -39,3 +39,14 @@ def test_bad_model_files(tmp_path):
     torch.save(payload, path)
     with pytest.raises(InputError, match="format version 999"):
         load_checkpoint(path, "classify2d")
+
+
+def test_same_weights_same_bytes_whatever_the_file_name(tmp_path):
+    """A checkpoint's bytes depend on its content only (run keys of scaled jobs hash the model file)."""
+    state = {"w": torch.arange(6.0).reshape(2, 3)}
+    a = save_checkpoint(tmp_path / "a.pt", "pick", {"radius": 3}, state)
+    b = save_checkpoint(tmp_path / "other_name.pt", "pick", {"radius": 3}, state)
+    c = save_checkpoint(tmp_path / "c.pt", "pick", {"radius": 4}, state)
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_bytes() != c.read_bytes()
+    assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]  # no temp file left behind

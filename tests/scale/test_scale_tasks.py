@@ -108,3 +108,20 @@ def test_cli_shards_then_merge_equal_one_run(trained, tmp_path, cli_runner):
     assert code == 0, err
     assert "0 micrographs computed, 4 skipped" in stdout  # nothing recomputed: every part was done
     assert out.read_bytes() == (tmp_path / "one.tsv").read_bytes()
+
+
+def test_general_picker_shards_then_merge_equal_one_run(trained, tmp_path, cli_runner):
+    """Zero labels (no --model) sharded: every shard writes the same general-picker file, and the parts of
+    the earlier shards stay valid (the run is keyed on the model's content, not on when it was written)."""
+    _, mics = trained
+    base = ("pick", "extract", "--diameter", "10", "--micrographs", mics, "--device", "cpu")
+    code, _, err = cli_runner(*base, "-o", tmp_path / "one.tsv")
+    assert code == 0, err
+    out = tmp_path / "sharded.tsv"
+    for shard in ("1/2", "2/2"):
+        code, _, err = cli_runner(*base, "-o", out, "--shard", shard)
+        assert code == 0, err
+    code, stdout, err = cli_runner(*base, "-o", out, "--workers", "1")
+    assert code == 0, err
+    assert "0 micrographs computed, 4 skipped" in stdout
+    assert out.read_bytes() == (tmp_path / "one.tsv").read_bytes()

@@ -28,6 +28,17 @@ def file_key(path: str | os.PathLike) -> tuple[str, int, int]:
     return str(p), st.st_mtime_ns, st.st_size
 
 
+def content_key(path: str | os.PathLike) -> tuple[str, str]:
+    """``(resolved path, sha256 of the bytes)``: for run keys of small files (models), so a file
+    rewritten with the same bytes (every ``--shard`` of a zero-label run saves the general picker
+    anew) still matches the parts already written, while any real change does not."""
+    import hashlib
+
+    p = Path(path).resolve()
+    with open(p, "rb") as f:
+        return str(p), hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def worker_cached(key: Hashable, load: Callable[[], Any], max_items: int = 4) -> Any:
     """Return the object cached under ``key`` in this process, calling ``load()`` the first time.
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from fewlabel.errors import InputError
-from fewlabel.scale.cache import file_key
+from fewlabel.scale.cache import content_key, file_key
 from fewlabel.scale.cluster import ScaleSpec
 from fewlabel.scale.merge import concat_stacks, concat_tables
 from fewlabel.scale.parts import PickleCodec, TableCodec, parts_dir_for
@@ -37,7 +37,7 @@ def pick_extract(paths: Sequence[Path], model_path: str | os.PathLike, output: s
 
     task = PickExtractTask(str(model_path), device=device, radius=radius, threshold=threshold,
                            score_maps=None if score_maps is None else str(score_maps))
-    key = {"model": file_key(model_path), "radius": radius, "threshold": threshold}
+    key = {"model": content_key(model_path), "radius": radius, "threshold": threshold}
     return run_scaled([(Path(p).stem, Path(p)) for p in paths], task, codec=TableCodec(),
                       parts_dir=parts_dir_for(output), spec=scale, finish=finish, run_key=key, log=log).result
 
@@ -91,6 +91,6 @@ def classify2d_embed(model_path: str | os.PathLike, particles: str | os.PathLike
     if n == 0:
         raise InputError(particles, "the particle stack is empty")
     task = EmbedTask(str(model_path), str(particles), batch_size=batch_size, device=device)
-    key = {"model": file_key(model_path), "particles": file_key(particles), "chunk": chunk}
+    key = {"model": content_key(model_path), "particles": file_key(particles), "chunk": chunk}
     return run_scaled(row_chunks(n, chunk), task, codec=PickleCodec(), parts_dir=parts_dir_for(output), spec=scale,
                       finish=finish, run_key=key, what="chunks", log=log).result
