@@ -1,5 +1,7 @@
 """Training: learns on tiny blob micrographs, deterministic, resumable, survives Ctrl-C."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -120,3 +122,86 @@ def test_no_validation_hold_out_with_few_labels():
     # a 20% hold-out of 10-100 labels leaves too few particles to choose an epoch: train on all, keep the last
     assert default_validation_fraction(10) == 0.0 and default_validation_fraction(199) == 0.0
     assert default_validation_fraction(200) == 0.2 and default_validation_fraction(5000) == 0.2
+
+
+@pytest.fixture(scope="module")
+def start_state(blobs, tmp_path_factory):
+    """A small trained picker standing in for the general picker (fine-tuning starts from it)."""
+    images, names, labeled, *_ = blobs
+    out = tmp_path_factory.mktemp("start") / "s.pt"
+    cfg = small_config(objective="ge-kl", epochs=2, steps_per_epoch=40)
+    train_picker(images, names, labeled, cfg, out, progress=False, log=lambda m: None)
+    return _state(out)
+
+
+def test_fine_tuning_defaults_depend_on_the_starting_weights():
+    from fewlabel.pick.train import FINE_TUNE, SCRATCH_LR, resolve_defaults
+
+    scratch = resolve_defaults(small_config())
+    assert (scratch.lr, scratch.pseudo_labels, scratch.freeze_epochs) == (SCRATCH_LR, 0.0, 0)
+    tuned = resolve_defaults(small_config(init="general_picker"))
+    assert (tuned.lr, tuned.pseudo_labels, tuned.freeze_epochs) == tuple(FINE_TUNE[k] for k in
+                                                                         ("lr", "pseudo_labels", "freeze_epochs"))
+    given = resolve_defaults(small_config(init="general_picker", lr=1e-3, pseudo_labels=0.25, freeze_epochs=2))
+    assert (given.lr, given.pseudo_labels, given.freeze_epochs) == (1e-3, 0.25, 2)
+
+
+def test_frozen_trunk_epochs_train_only_the_classifier(blobs, start_state, tmp_path):
+    images, names, labeled, *_ = blobs
+    quiet = dict(progress=False, log=lambda m: None, init_state=start_state)
+    cfg = small_config(init="general_picker", epochs=2, steps_per_epoch=6, pseudo_labels=0.0)
+    hist = train_picker(images, names, labeled, replace(cfg, freeze_epochs=1), tmp_path / "f.pt", **quiet)
+    assert [h.get("frozen_trunk", False) for h in hist] == [True, False]
+    one = train_picker(images, names, labeled, replace(cfg, epochs=1, freeze_epochs=1), tmp_path / "g.pt", **quiet)
+    after = _state(tmp_path / "g.pt")
+    assert len(one) == 1
+    trunk = [k for k in start_state if k.startswith("features.")]
+    assert trunk and all(torch.equal(after[k], start_state[k]) for k in trunk)  # weights and BN statistics
+    assert not torch.equal(after["classifier.weight"], start_state["classifier.weight"])
+    train_picker(images, names, labeled, replace(cfg, epochs=1, freeze_epochs=0), tmp_path / "h.pt", **quiet)
+    free = _state(tmp_path / "h.pt")
+    assert not all(torch.equal(free[k], start_state[k]) for k in trunk)
+
+
+def test_pseudo_positives_are_the_top_new_picks(blobs, start_state):
+    from fewlabel.pick.models import build_model
+    from fewlabel.pick.train import pseudo_positives
+
+    images, names, labeled, *_ = blobs
+    model = build_model("conv31", units=8)
+    model.load_state_dict(start_state)
+    by_name = [labeled[labeled.image_name == n][["x_coord", "y_coord"]].to_numpy(float) for n in names]
+    none = [np.zeros((0, 2))] * len(images)
+    free = pseudo_positives(model, images, none, 30, 5.0)
+    skip = pseudo_positives(model, images, by_name, 30, 5.0)
+    assert sum(map(len, free)) == 30 and sum(map(len, skip)) == 30
+    for xy, lab in zip(skip, by_name):  # never on a particle that is labeled already
+        assert len(lab) == 0 or len(xy) == 0 or (((xy[:, None] - lab[None]) ** 2).sum(-1) > 25).all()
+    assert sum(map(len, pseudo_positives(model, images, none, 5, 5.0))) == 5
+
+
+def test_pseudo_labels_add_positives_and_survive_resume(blobs, start_state, tmp_path):
+    images, names, labeled, *_ = blobs
+    msgs = []
+    quiet = dict(progress=False, init_state=start_state)
+    cfg = small_config(init="general_picker", freeze_epochs=0, pseudo_labels=0.5)
+    train_picker(images, names, labeled, cfg, tmp_path / "p.pt", log=msgs.append, **quiet)
+    # pi x area / disk area = 20 expected per micrograph; 0.5 of it on 4 training micrographs
+    assert any("top 40 picks" in m for m in msgs), msgs
+    pseudo = load_checkpoint(last_path(tmp_path / "p.pt"), "pick")["training_state"]["pseudo_positives"]
+    assert sum(len(p) for p in pseudo) == 40
+    train_picker(images, names, labeled, replace(cfg, pseudo_labels=0.0), tmp_path / "n.pt", log=lambda m: None,
+                 **quiet)
+    a, n = _state(tmp_path / "p.pt"), _state(tmp_path / "n.pt")
+    assert not all(torch.equal(a[k], n[k]) for k in a)  # the extra positives change training
+    train_picker(images, names, labeled, replace(cfg, epochs=1), tmp_path / "r.pt", log=lambda m: None, **quiet)
+    train_picker(images, names, labeled, cfg, tmp_path / "r.pt", resume=True, log=lambda m: None, **quiet)
+    r = _state(last_path(tmp_path / "r.pt"))
+    assert all(torch.equal(a[k], r[k]) for k in a)  # resume reuses the stored pseudo-labels
+
+
+def test_pseudo_labels_and_freezing_need_starting_weights(blobs, tmp_path):
+    images, names, labeled, *_ = blobs
+    for kw in ({"pseudo_labels": 0.5}, {"freeze_epochs": 1}):
+        with pytest.raises(InputError, match="starting weights"):
+            train_picker(images, names, labeled, small_config(**kw), tmp_path / "m.pt", progress=False)

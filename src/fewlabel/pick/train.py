@@ -57,12 +57,17 @@ class TrainConfig:
     positive_tiles: int = 4
     random_tiles: int = 4
     binomial_group: int = 256
-    lr: float = 5e-4
+    lr: float | None = None  # None: SCRATCH_LR, or FINE_TUNE["lr"] from the general picker
     augment: bool = True
     weight_decay: float = 0.0
     nms_radius: float | None = None
     seed: int = 0
     init: str = "scratch"  # or "general_picker": starting weights (see pick.pretrained)
+    #: starting model's top picks on the training micrographs added as positives, as a fraction of the
+    #: expected particle count (needs starting weights); None: FINE_TUNE's value from the general picker, else 0
+    pseudo_labels: float | None = None
+    #: epochs at the start with the trunk frozen (only the 1x1 classifier trains); None: as pseudo_labels
+    freeze_epochs: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -73,6 +78,46 @@ class TrainConfig:
     def nms_radius_orig(self) -> float:
         """Extraction/validation NMS radius (original px); default twice the positive radius."""
         return self.nms_radius if self.nms_radius else 2.0 * self.radius
+
+
+#: Adam learning rate from random weights
+SCRATCH_LR = 5e-4
+#: fine-tuning defaults when starting from the general picker (``init="general_picker"``)
+FINE_TUNE: dict[str, Any] = {"lr": 5e-4, "pseudo_labels": 0.0, "freeze_epochs": 0}
+
+
+def resolve_defaults(config: TrainConfig) -> TrainConfig:
+    """``config`` with every None fine-tuning field (lr, pseudo_labels, freeze_epochs) set for its ``init``."""
+    from dataclasses import replace
+
+    tuned = config.init == "general_picker"
+    defaults = FINE_TUNE if tuned else {"lr": SCRATCH_LR, "pseudo_labels": 0.0, "freeze_epochs": 0}
+    return replace(config, **{k: v for k, v in defaults.items() if getattr(config, k) is None})
+
+
+def pseudo_positives(model, images: list[np.ndarray], labeled: list[np.ndarray], n: int, nms_radius: float,
+                     device: str = "cpu") -> list[np.ndarray]:
+    """The ``n`` top-scoring picks of ``model`` over all ``images`` (NMS at ``nms_radius``), per image.
+
+    Picks within ``nms_radius`` of a labeled centre (``labeled[i]``, [k, 2] as column, row) are
+    skipped: those particles are positives already. Returns one ``[m, 2]`` array per image.
+    """
+    cands = []
+    model.eval()
+    with torch.inference_mode():
+        for i, im in enumerate(images):
+            s = score_map(model, torch.from_numpy(im).to(device)).cpu().numpy()
+            xy, vals = nms.non_maximum_suppression(s, nms_radius)
+            if len(labeled[i]) and len(xy):
+                d2 = ((xy[:, None, :] - labeled[i][None, :, :]) ** 2).sum(-1)
+                keep = d2.min(1) > nms_radius ** 2
+                xy, vals = xy[keep], vals[keep]
+            cands += [(float(v), i, float(x), float(y)) for (x, y), v in zip(xy, vals)]
+    cands.sort(key=lambda c: -c[0])
+    out = [[] for _ in images]
+    for _, i, x, y in cands[:max(0, int(n))]:
+        out[i].append((x, y))
+    return [np.asarray(o, float).reshape(-1, 2) for o in out]
 
 
 def last_path(output: str | Path) -> Path:
@@ -155,6 +200,9 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
     from tqdm import tqdm
 
     output = Path(output)
+    config = resolve_defaults(config)
+    if (config.pseudo_labels or config.freeze_epochs) and init_state is None:
+        raise InputError(None, "pseudo-labels and a frozen trunk need starting weights (the general picker)")
     validation = list(validation or [])
     ds = config.downsample
     r_ds = config.radius_ds
@@ -189,6 +237,20 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
     else:
         with torch.no_grad():  # start at the prior: predicted positive fraction = pi
             model.classifier.bias.fill_(math.log(config.pi / (1 - config.pi)))
+    pseudo: list[list[list[float]]] | None = None
+    if resume:
+        pseudo = load_checkpoint(last_path(output), KIND)["training_state"].get("pseudo_positives")
+    elif config.pseudo_labels:
+        n_pseudo = int(round(config.pseudo_labels * config.pi * sum(images[i].size for i in train_idx)
+                             / float(nms.disk(r_ds).sum())))
+        found = pseudo_positives(model, [images[i] for i in train_idx],
+                                 [by_name.get(names[i], np.zeros((0, 2))) for i in train_idx], n_pseudo,
+                                 config.nms_radius_orig / ds, device)
+        pseudo = [p.tolist() for p in found]
+        log(f"pseudo-labels: the starting model's top {sum(len(p) for p in found)} picks on {len(train_idx)} "
+            f"training micrographs added as positives ({config.pseudo_labels:g} x expected count)")
+    if pseudo:
+        masks = [m | positive_mask(m.shape, np.asarray(p, float).reshape(-1, 2), r_ds) for m, p in zip(masks, pseudo)]
     rf = model.receptive_field
     tile = int(min(config.tile, *(images[i].shape[0] for i in train_idx), *(images[i].shape[1] for i in train_idx)))
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -213,7 +275,7 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
 
     def save_last(epoch: int) -> None:
         state = {"epoch": epoch, "optimizer": opt.state_dict(), "numpy_rng": _rng_state(rng),
-                 "torch_rng": torch.get_rng_state(), "history": history, "best": best}
+                 "torch_rng": torch.get_rng_state(), "history": history, "best": best, "pseudo_positives": pseudo}
         save_checkpoint(last_path(output), KIND, full_config, model.state_dict(), state)
 
     def save_best(epoch: int, score: float) -> None:
@@ -236,7 +298,12 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
         log(f"epoch 0 (starting weights, {config.init}) val_auprc={best:.4f} (labeled particles only) (saved)")
     try:
         for epoch in range(start_epoch, config.epochs):
+            frozen = epoch < config.freeze_epochs
             model.train()
+            for prm in model.features.parameters():
+                prm.requires_grad_(not frozen)
+            if frozen:
+                model.features.eval()  # batch-norm statistics stay the starting model's too
             losses = []
             bar = tqdm(range(config.steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}",
                        disable=not progress, leave=False)
@@ -259,7 +326,7 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
                 losses.append(float(loss.detach()))
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
             record = {"epoch": epoch + 1, "loss": float(np.mean(losses)),
-                      "elapsed_s": time.perf_counter() - t_start}
+                      "elapsed_s": time.perf_counter() - t_start, **({"frozen_trunk": True} if frozen else {})}
             if val_images:
                 model.eval()
                 record.update(validation_auprc(model, val_images, val_truth, config.nms_radius_orig / ds,
