@@ -77,6 +77,8 @@ def _job(setting: str, method: str, seed: int, epochs_ae: int, epochs_cnn: int, 
             "fit_s": r["fit_s"], "wall_s": time.perf_counter() - t0, "svm_params": r["params"],
             "epochs": opts.get("epochs"), "pose": r["pose"], "rotations": r["rotations"],
             "cnn_options": opts if method == "cnn" else None, "threads": threads,
+            **{k: r[k] for k in ("accuracy_single_view", "accuracy_tta", "tta_chosen", "tta_validation",
+                                 "best_epoch", "pseudo_labeled") if k in r},
             "load_avg_1min_end": os.getloadavg()[0],
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 

@@ -1,8 +1,10 @@
 """End-to-end semi-supervised 3D CNN for voxel grids (beyond the featurize + SVM reference).
 
 A small VoxNet-style network (``arch``: ``strided``, default, or the original ``voxnet``) is
-trained on the labeled grids with random symmetry augmentation (a 90-degree rotation/flip of the
-data set's symmetry group plus a shift of up to ``shift`` voxels), label smoothing, AdamW and a
+trained on the labeled grids with random symmetry augmentation (an element of the data set's
+symmetry group ``axes``: 90-degree rotations/flips, or for upright data such as ModelNet10 ``up``:
+one of ``up_views`` rotations about the up axis and a mirror flip, as in VoxNet; plus a shift of
+up to ``shift`` voxels), label smoothing, AdamW and a
 cosine learning rate; ``class_balance`` > 0 draws rare classes more often (per-grid weight
 count^-class_balance; 1 = every class equally often), for training sets far more skewed than
 the data to classify. Unlabeled grids are used in one of two ways (``semi``):
@@ -17,7 +19,9 @@ the data to classify. Unlabeled grids are used in one of two ways (``semi``):
 CPU-efficient training: a stratified ``val_fraction`` of the labeled grids is held out, the
 validation accuracy is measured after every epoch, the best weights are kept and training stops
 after ``patience`` epochs without improvement (so ``epochs`` is an upper bound). At prediction
-time the class probabilities are averaged over the symmetry group (test-time augmentation).
+time the class probabilities are averaged over the symmetry group (test-time augmentation,
+``tta``: ``True``, ``False`` or ``"auto"``: on unless the validation split scores the single view
+higher; ``axes="up"`` averages over ``up_views`` rotations times 2 mirrors).
 """
 
 from __future__ import annotations
@@ -59,7 +63,8 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
     def __init__(self, epochs: int = 30, batch_size: int = 32, lr: float = 1e-3, width: int = 16,
                  arch: str = "strided", label_smoothing: float = 0.1, class_balance: float = 0.0,
                  unlabeled_ratio: int = 1, threshold: float = 0.9, lambda_u: float = 1.0,
-                 min_steps_per_epoch: int = 20, axes: str = "z", shift: int = 2, tta: bool = True,
+                 min_steps_per_epoch: int = 20, axes: str = "z", shift: int = 2, tta: bool | str = "auto",
+                 up_views: int = 12,
                  semi: str = "fixmatch", val_fraction: float = 0.1, patience: int = 8, seed: int = 0, device: str = "cpu",
                  checkpoint: str | None = None, resume: bool = False):
         self.epochs = epochs
@@ -76,6 +81,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         self.axes = axes
         self.shift = shift
         self.tta = tta
+        self.up_views = up_views
         self.semi = semi
         self.val_fraction = val_fraction
         self.patience = patience
@@ -88,7 +94,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         """Hyperparameters and fitted shape, saved beside the weights."""
         return {"method": "cnn", "params": {k: v for k, v in self.get_params().items()
                                             if k not in ("checkpoint", "resume", "device")},
-                "grid_size": getattr(self, "grid_size_", None),
+                "grid_size": getattr(self, "grid_size_", None), "tta_chosen": getattr(self, "tta_", None),
                 "classes": None if not hasattr(self, "classes_") else [int(c) for c in self.classes_]}
 
     def _build(self):
@@ -123,14 +129,22 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
             X_unlabeled = None
         if self.semi not in ("fixmatch", "self-training"):
             raise InputError(None, f"unknown semi-supervised mode {self.semi!r} (use fixmatch, self-training)")
+        if self.axes not in AXES:
+            raise InputError(None, f"unknown symmetry {self.axes!r} (use {', '.join(AXES)})")
+        if self.tta not in (True, False, "auto"):
+            raise InputError(None, f"tta must be true, false or auto, got {self.tta!r}")
+        if int(self.up_views) < 1:
+            raise InputError(None, f"up_views must be >= 1, got {self.up_views}")
         self.grid_size_ = X.shape[1]
+        self.__dict__.pop("tta_", None)  # chosen again after this fit
         self.classes_, y_all = np.unique(y, return_inverse=True)
         tr, va = validation_split(y_all, self.val_fraction, self.seed)
         Xtr, y_idx = X[tr], y_all[tr]
         Xva, yva = (X[va], y_all[va]) if len(va) else (None, None)
         use_unlabeled = X_unlabeled is not None and self.lambda_u > 0
         if not (use_unlabeled and self.semi == "self-training"):
-            return self._train(Xtr, y_idx, Xva, yva, X_unlabeled if use_unlabeled else None, self.checkpoint)
+            self._train(Xtr, y_idx, Xva, yva, X_unlabeled if use_unlabeled else None, self.checkpoint)
+            return self._choose_tta(Xva, yva)
         # self-training: a teacher on the labeled grids pseudo-labels the confident unlabeled grids
         # (probabilities averaged over the test-time views); a fresh student trains on both.
         teacher_ck = None if self.checkpoint is None else str(self.checkpoint) + ".teacher"
@@ -142,8 +156,25 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         self.pseudo_labeled_ = int(len(keep))
         print(f"self-training: {len(keep)} of {len(X_unlabeled)} unlabeled grids pseudo-labeled (confidence >= "
               f"{self.threshold}); student on {len(Xtr) + len(keep)} grids", flush=True)
-        return self._train(np.concatenate([Xtr, X_unlabeled[keep].astype(Xtr.dtype, copy=False)]),
-                           np.concatenate([y_idx, pseudo[keep]]), Xva, yva, None, self.checkpoint)
+        self._train(np.concatenate([Xtr, X_unlabeled[keep].astype(Xtr.dtype, copy=False)]),
+                    np.concatenate([y_idx, pseudo[keep]]), Xva, yva, None, self.checkpoint)
+        return self._choose_tta(Xva, yva)
+
+    def _choose_tta(self, Xva, yva) -> "SemiSupervisedCNN":
+        """Validation accuracy with one view and with the test-time views; ``tta="auto"`` keeps the better."""
+        self.tta_ = self.tta is not False
+        self.tta_validation_ = None
+        if Xva is None or self.tta is False:
+            return self
+        single = float(np.mean(self._proba(Xva, views=False).argmax(1) == yva))
+        views = float(np.mean(self._proba(Xva, views=True).argmax(1) == yva))
+        self.tta_validation_ = {"single": single, "tta": views}
+        if self.tta == "auto":
+            self.tta_ = views >= single
+        print(f"validation accuracy: single view {100 * single:.1f}%, averaged over "
+              f"{len(_symmetries(None, self.axes, self.up_views))} views {100 * views:.1f}% -> test-time "
+              f"averaging {'on' if self.tta_ else 'off'}", flush=True)
+        return self
 
     def _train(self, Xtr, y_idx, Xva, yva, X_unlabeled, checkpoint):
         """One training run (FixMatch when ``X_unlabeled`` is given); keeps the best validation epoch."""
@@ -191,7 +222,8 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
             sums = {"loss": 0.0, "sup": 0.0, "unsup": 0.0, "mask": 0.0}
             for step in tqdm(range(steps), desc=f"cnn epoch {epoch + 1}/{self.epochs}", leave=False, disable=None):
                 idx = np.sort(lab_order[step * self.batch_size:(step + 1) * self.batch_size])
-                xl = augment(to_tensor(Xtr[idx]), gen, axes=self.axes, shift=self.shift).to(dev)
+                xl = augment(to_tensor(Xtr[idx]), gen, axes=self.axes, shift=self.shift,
+                             up_views=self.up_views).to(dev)
                 yl = yt[idx].to(dev)
                 loss_u = torch.zeros((), device=dev)
                 mask_rate = 0.0
@@ -200,12 +232,14 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                     xu = to_tensor(X_unlabeled[uidx])
                     with torch.no_grad():
                         self.model_.eval()
-                        probs = torch.softmax(self.model_(augment(xu, gen, axes=self.axes).to(dev)), 1)
+                        weak = augment(xu, gen, axes=self.axes, up_views=self.up_views)
+                        probs = torch.softmax(self.model_(weak.to(dev)), 1)
                         self.model_.train()
                     conf, pseudo = probs.max(1)
                     mask = (conf >= self.threshold).float()
                     mask_rate = float(mask.mean())
-                    strong = augment(xu, gen, strong=True, axes=self.axes, shift=self.shift).to(dev)
+                    strong = augment(xu, gen, strong=True, axes=self.axes, shift=self.shift,
+                                     up_views=self.up_views).to(dev)
                     logits = self.model_(torch.cat([xl, strong]))
                     loss_s = ce(logits[: len(idx)], yl)
                     per = nn.functional.cross_entropy(logits[len(idx):], pseudo, reduction="none")
@@ -248,18 +282,21 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
             raise InputError(None, "the CNN is not fitted")
         return self._proba(check_grids(X, n=self.grid_size_))
 
-    def _proba(self, X) -> np.ndarray:
+    def _proba(self, X, views: bool | None = None) -> np.ndarray:
+        """Softmax averaged over the test-time views (``views``: default the fitted/chosen ``tta``)."""
         import torch
 
         from fewlabel.voxel.nets import batches, to_tensor
 
+        if views is None:
+            views = getattr(self, "tta_", self.tta is not False)
         self.model_.eval()
         out = []
         with torch.no_grad():
             for idx in batches(len(X), 128):
                 x = to_tensor(X[idx])
-                views = _symmetries(x, self.axes) if self.tta else [x]
-                out.append(torch.stack([torch.softmax(self.model_(v), 1) for v in views]).mean(0).numpy())
+                xs = _symmetries(x, self.axes, self.up_views) if views else [x]
+                out.append(torch.stack([torch.softmax(self.model_(v), 1) for v in xs]).mean(0).numpy())
         return np.concatenate(out)
 
     def predict(self, X) -> np.ndarray:
@@ -274,14 +311,32 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         est = cls(**params)
         est.grid_size_ = int(config["grid_size"])
         est.classes_ = np.asarray(config["classes"], dtype=np.int64)
+        if config.get("tta_chosen") is not None:
+            est.tta_ = bool(config["tta_chosen"])
         est.model_ = est._build()
         est.model_.load_state_dict(state_dict)
         est.model_.eval()
         return est
 
 
-def _symmetries(x, axes: str):
-    """The views averaged at test time: 8 rotations/flips about z, x/y mirrors, or 4 flips (``all``)."""
+AXES = ("z", "up", "all", "mirror")
+
+
+def _symmetries(x, axes: str, up_views: int = 12):
+    """The views averaged at test time: 8 rotations/flips about z, ``up_views`` rotations about the up
+    axis times an x mirror (``up``), x/y mirrors, or 4 flips (``all``). ``x=None`` gives a list of the
+    right length (for messages)."""
+    if x is None:
+        return [None] * {"z": 8, "up": 2 * up_views, "mirror": 4}.get(axes, 4)
+    if axes == "up":
+        from fewlabel.voxel.nets import rotate_up, up_angles
+
+        binary = bool(((x == 0) | (x == 1)).all())
+        views = []
+        for angle in up_angles(up_views):
+            r = x if angle == 0 else rotate_up(x, angle, binary=binary)
+            views += [r, r.flip(2)]
+        return views
     if axes == "mirror":
         return [x, x.flip(2), x.flip(3), x.flip(2).flip(3)]
     if axes != "z":

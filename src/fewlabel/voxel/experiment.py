@@ -118,6 +118,7 @@ def run_one(split: Split, method: str, seed: int = 0, n_unlabeled: int | None = 
     split's symmetry group for its on-the-fly augmentation. ``options`` override either.
     """
     from fewlabel.voxel.classify import VoxelClassifier
+    from fewlabel.voxel.pose import normalize_poses
 
     Xu = split.X_unlabeled if n_unlabeled is None else split.X_unlabeled[:n_unlabeled]
     t0 = time.perf_counter()
@@ -133,10 +134,18 @@ def run_one(split: Split, method: str, seed: int = 0, n_unlabeled: int | None = 
     model.fit(split.X_labeled, split.y_labeled, Xu)
     fit_s = time.perf_counter() - t0
     pred = model.predict(split.X_test)
+    extra = {}
+    if method == "cnn":  # test accuracy with one view and with the test-time views (the fit chose one)
+        cnn = model.cnn_
+        Xt = normalize_poses(split.X_test, model.pose)
+        for key, views in (("accuracy_single_view", False), ("accuracy_tta", True)):
+            extra[key] = float(np.mean(cnn.classes_[cnn._proba(Xt, views=views).argmax(1)] == split.y_test))
+        extra.update(tta_chosen=cnn.tta_, tta_validation=cnn.tta_validation_, best_epoch=cnn.best_epoch_,
+                     pseudo_labeled=getattr(cnn, "pseudo_labeled_", None))
     return {"method": method, "seed": seed, "n_labeled": len(split.X_labeled), "n_unlabeled": len(Xu),
             "accuracy": float(np.mean(pred == split.y_test)), "fit_s": fit_s,
             "total_s": time.perf_counter() - t0, "y_pred": pred, "params": model.best_params_,
-            "pose": model.pose, "rotations": model.rotations if method != "cnn" else 0}
+            "pose": model.pose, "rotations": model.rotations if method != "cnn" else 0, **extra}
 
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:

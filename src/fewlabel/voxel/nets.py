@@ -32,22 +32,55 @@ def batches(m: int, batch_size: int, rng: np.random.Generator | None = None) -> 
         yield np.sort(order[i:i + batch_size]) if rng is None else order[i:i + batch_size]
 
 
+def rotate_up(x: torch.Tensor, degrees, binary: bool = True) -> torch.Tensor:
+    """Rotate each grid of a batch (b, 1, n, n, n) about the last (up) axis by its angle in degrees.
+
+    Trilinear resampling about the grid centre (one ``grid_sample`` call for the batch); binary
+    occupancy is thresholded at 0.5 again, which keeps the occupied volume (measured on ModelNet10:
+    30 degrees there and back gives voxel IoU 0.987 with the original). Multiples of 90 degrees are
+    exact (+90 equals ``torch.rot90(x, 1, dims=(2, 3))``).
+    """
+    a = torch.as_tensor(degrees, dtype=torch.float64).reshape(-1).expand(x.shape[0]) * (math.pi / 180)
+    c, s = torch.cos(a), torch.sin(a)
+    zero, one = torch.zeros_like(a), torch.ones_like(a)
+    # affine_grid's coordinates are (W, H, D) = (array axes 2, 1, 0): rotate the (H, D) plane
+    theta = torch.stack([torch.stack([one, zero, zero, zero], 1), torch.stack([zero, c, -s, zero], 1),
+                         torch.stack([zero, s, c, zero], 1)], 1).to(x.dtype).to(x.device)
+    grid = nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+    y = nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return (y >= 0.5).to(x.dtype) if binary else y
+
+
+def up_angles(views: int) -> list[float]:
+    """``views`` equally spaced angles about the up axis, in degrees (12 -> every 30 degrees)."""
+    return [360.0 * k / views for k in range(views)]
+
+
 def augment(x: torch.Tensor, gen: torch.Generator, strong: bool = False, axes: str = "z",
-            shift: int = 0) -> torch.Tensor:
+            shift: int = 0, up_views: int = 12) -> torch.Tensor:
     """Random symmetry of each grid in a batch (b, 1, n, n, n).
 
     ``axes="z"``: 90-degree rotations about the last (z/up/optical) axis and an x flip (8
     elements; keeps the up axis, right for ModelNet and SMLM where z is special);
+    ``axes="up"``: one of ``up_views`` equally spaced rotations about the up axis (trilinear,
+    :func:`rotate_up`; 12 = every 30 degrees as in VoxNet) and an x mirror flip;
     ``axes="all"``: any 90-degree rotation of the cube and flips (48 elements);
     ``axes="mirror"``: only x and y mirror flips (4 elements; for aligned data such as ModelNet10,
     where a quarter turn changes the object's canonical view).
     ``shift`` > 0 adds a random (circular) shift of up to that many voxels per axis; ``strong``
     shifts by up to ``max(shift, 2)`` voxels and drops 10% of the voxels.
     """
+    if axes == "up":
+        angles = torch.tensor(up_angles(up_views))[torch.randint(up_views, (x.shape[0],), generator=gen)]
+        binary = bool(((x == 0) | (x == 1)).all())
+        x = rotate_up(x, angles, binary=binary)
     out = []
     for i in range(x.shape[0]):
         g = x[i]
-        if axes == "all":
+        if axes == "up":
+            if torch.rand(1, generator=gen).item() < 0.5:
+                g = g.flip(1)
+        elif axes == "all":
             perm = torch.randperm(3, generator=gen).tolist()
             g = g.permute(0, *[p + 1 for p in perm])
             for d in (1, 2, 3):
