@@ -9,7 +9,10 @@ Examples:
   fewlabel voxel fit --grids train.npz --method cnn --unlabeled unlabeled.npz -o model_cnn --epochs 30
   fewlabel voxel fit --grids mn_train.npz --method cnn --symmetry mirror --class-balance 1 \
       --unlabeled mn_unlabeled.npz --semi self-training --threshold 0.7 --epochs 24 --batch-size 64 --lr 2e-3 -o model_mn
+  fewlabel voxel fit --grids mn_train.npz --method cnn --symmetry up --up-views 12 --class-balance 1 \
+      --epochs 24 --batch-size 64 --lr 2e-3 -o model_mn_up
   fewlabel voxel predict --model model_pca --grids test.npz -o pred.csv
+  fewlabel voxel predict --model model_mn_up --grids mn_test.npz --tta on -o pred_mn.csv
   fewlabel voxel experiment --dataset geometries --labeled 60 --unlabeled 300 -o exp_geometries
 
 Model folders hold torch weights as fewlabel checkpoints and scikit-learn parts (PCA, k-means,
@@ -113,11 +116,17 @@ def voxelize_cmd(inputs, output, size, voxel_size, centre, padding, extent, mode
 @click.option("--latent", default=64, show_default=True, help="Feature size (pca/fae/cae/kmeans).")
 @click.option("--epochs", type=int, default=None, help="Training epochs (fae/cae: 20, cnn: 30).")
 @click.option("--batch-size", type=int, default=None)
-@click.option("--symmetry", type=click.Choice(["z", "all", "mirror"]), default="z", show_default=True,
+@click.option("--symmetry", type=click.Choice(["z", "up", "all", "mirror"]), default="z", show_default=True,
               help="Rotations that do not change the class. cnn augmentation: z = 90-degree turns about z "
-                   "+ flips (keeps the up/optical axis), all = every 90-degree rotation/flip of the cube, "
-                   "mirror = x/y mirror flips only (aligned data such as ModelNet10); "
-                   "--rotations: random angles about z, or any 3D rotation.")
+                   "+ flips (keeps the up/optical axis), up = --up-views rotations about the up (z, last) axis "
+                   "+ a mirror (upright data such as ModelNet10), all = every 90-degree rotation/flip of the "
+                   "cube, mirror = x/y mirror flips only; the cnn averages its predictions over the same views. "
+                   "--rotations: random angles about z (z, up), or any 3D rotation (all).")
+@click.option("--up-views", default=12, show_default=True,
+              help="cnn with --symmetry up: equally spaced rotations about the up axis (12 = every 30 degrees).")
+@click.option("--tta", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="cnn test-time averaging over the symmetry views; auto = on unless the validation split "
+                   "scores a single view higher.")
 @click.option("--pose", type=click.Choice(["auto", "none", "centre", "scale", "align"]), default="auto",
               show_default=True,
               help="Canonical pose before featurizing: centre of mass to the centre, + scale by the radius of "
@@ -136,8 +145,8 @@ def voxelize_cmd(inputs, output, size, voxel_size, centre, padding, extent, mode
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto|cpu|cuda")
 @click.option("--resume", is_flag=True, help="Continue the torch training from the checkpoint in the model folder.")
-def fit_cmd(grids_path, method, unlabeled_path, output, latent, epochs, batch_size, symmetry, pose, rotations,
-            semi, threshold, class_balance, lr, seed, device, resume) -> None:
+def fit_cmd(grids_path, method, unlabeled_path, output, latent, epochs, batch_size, symmetry, up_views, tta, pose,
+            rotations, semi, threshold, class_balance, lr, seed, device, resume) -> None:
     """Fit a method on labeled (+ unlabeled) grids and save the model folder."""
     import numpy as np
 
@@ -163,14 +172,15 @@ def fit_cmd(grids_path, method, unlabeled_path, output, latent, epochs, batch_si
     if method == "pca":
         options.pop("epochs", None)
     if method == "cnn":
-        options.update(axes=symmetry, semi=semi, class_balance=class_balance)
+        options.update(axes=symmetry, semi=semi, class_balance=class_balance, up_views=up_views,
+                       tta={"on": True, "off": False}.get(tta, tta))
         options.update({k: v for k, v in {"threshold": threshold, "lr": lr}.items() if v is not None})
     elif symmetry == "mirror" and rotations:
         from fewlabel.errors import InputError
 
         raise InputError(None, "--symmetry mirror is a cnn augmentation; --rotations needs z or all")
     else:
-        options.update(rotations=rotations, symmetry="z" if symmetry == "mirror" else symmetry)
+        options.update(rotations=rotations, symmetry="all" if symmetry == "all" else "z")
     options["pose"] = pose
     click.echo(f"fitting {method} on {len(lab['X'])} labeled + {0 if Xu is None else len(Xu)} unlabeled "
                f"{lab['X'].shape[1]}^3 grids (device {dev})")
@@ -179,6 +189,8 @@ def fit_cmd(grids_path, method, unlabeled_path, output, latent, epochs, batch_si
     model.fit(lab["X"], lab["y"], Xu)
     model.save(output)
     train_acc = float(np.mean(model.predict(lab["X"]) == lab["y"]))
+    if method == "cnn":
+        options["tta_chosen"] = model.cnn_.tta_
     save_run_config(output / "run.json", "voxel fit",
                     {"grids": str(grids_path), "unlabeled": str(unlabeled_path), "method": method,
                      "latent": latent, "seed": seed, "device": dev, **options,
@@ -192,7 +204,10 @@ def fit_cmd(grids_path, method, unlabeled_path, output, latent, epochs, batch_si
 @click.option("--grids", "grids_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Predictions csv with columns index,label.")
-def predict_cmd(model_path, grids_path, output) -> None:
+@click.option("--tta", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="cnn models: average over the symmetry views (on), one view (off), or the model's "
+                   "choice at fit time (auto).")
+def predict_cmd(model_path, grids_path, output, tta) -> None:
     """Predict the class of every grid; prints the accuracy when the grid set has labels."""
     import numpy as np
     import pandas as pd
@@ -208,6 +223,10 @@ def predict_cmd(model_path, grids_path, output) -> None:
     if data["X"].shape[1] != model.grid_size_:
         raise InputError(grids_path, f"grids are {data['X'].shape[1]}^3 but the model was fit on "
                                      f"{model.grid_size_}^3 grids")
+    if tta != "auto":
+        if model.method != "cnn":
+            raise InputError(model_path, f"--tta applies to cnn models, this one is {model.method}")
+        model.cnn_.tta_ = tta == "on"
     pred = model.predict(data["X"])
     with atomic_path(output) as tmp:
         pd.DataFrame({"index": np.arange(len(pred)), "label": pred}).to_csv(tmp, index=False)
