@@ -14,14 +14,36 @@ Methods:
 - ``mra``: ``fewlabel classify2d cluster --method mra``: CTF phase flipping with each particle's defocus,
   then multi-reference alignment (coarse-to-fine hard EM); no labels, no training; all particles of
   the set are classified, the held-out half is scored;
+- ``mra-s16`` / ``mra-i64``: MRA with a stronger low-pass in the search (16 px instead of 24) / 64
+  search starts instead of 16 (SNR 0.03 study);
+- ``mra-profile``: k-means on the MRA class-correlation profile (each particle's best correlation with
+  every MRA reference, ``mra.mra_profile``) instead of MRA's own argmax assignment;
 - ``supervised`` / ``self-supervised``: the triplet embedding network (``classify2d train``, on raw
-  images as the CLI does) + k-means.
+  images as the CLI does) + k-means;
+- ``supervised-aligned``: the supervised network on phase-flipped particles that MRA has rotated and
+  shifted onto their best reference (``mra.mra_profile``), so the network need not learn rotation
+  invariance from 200 images (no rotation pooling, no rotation augmentation) + k-means;
+- ``mra-net``: the same network on the same aligned particles, trained on the set's own MRA classes
+  (no labels at all; ``classify2d train --mra-k``) + k-means; ``mra-net+profile``: its embedding
+  joined with the MRA profile (``embed.combine_embeddings``, profile weight 0.75) + k-means.
 
 Unseen molecule: networks trained on view classes of adk_open embed view classes of 1hvr (SNR 0.1),
 compared with networks trained on 1hvr itself. MRA trains nothing, so 1hvr is as new to it as adk.
+``supervised-aligned`` on the unseen molecule is trained on SEVERAL molecules instead: 8 view classes
+of each vendored model except 1hvr and 4E43 (the same protein), classes = (molecule, view), each set
+MRA-aligned by its own MRA; ``mra-net`` on 1hvr needs no labels, so 1hvr is unseen to it by
+construction (it trains on 1hvr's MRA classes).
+
+``--n-per-class`` takes a list (e.g. ``100,300,1000``): the dataset label then carries the size.
 
     python benchmarks/bench_classify2d.py                    # seeds 0,1,2 for mra + baselines, 0 for networks
     python benchmarks/bench_classify2d.py --net-seeds 0,1,2  # networks on 3 seeds too (about 3x the time)
+    # issue #4: aligned networks, seen vs unseen molecule
+    python benchmarks/bench_classify2d.py --snrs 0.1 --datasets views,unseen --seeds 0,1,2 --net-seeds 0,1,2 \
+        --methods mra,mra-profile,supervised-aligned,mra-net,mra-net+profile --tag _aligned
+    # issue #4: SNR 0.03 against the number of particles per class
+    python benchmarks/bench_classify2d.py --snrs 0.03 --datasets views --seeds 0 --n-per-class 100,300,1000 \
+        --methods pca,polar,mra,mra-s16,mra-i64 --tag _snr0.03_curve
 
 Writes benchmarks/results/classify2d<tag>.json and .md (rows, then mean +- sd over seeds).
 """
@@ -32,6 +54,8 @@ import argparse
 import json
 import os
 import platform
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -44,15 +68,21 @@ from sklearn.decomposition import PCA  # noqa: E402
 from fewlabel.atomic import write_text_atomic  # noqa: E402
 from fewlabel.classify2d.cluster import kmeans  # noqa: E402
 from fewlabel.classify2d.ctf import ctf_correct, ctf_params_from_metadata  # noqa: E402
-from fewlabel.classify2d.embed import embed  # noqa: E402
+from fewlabel.classify2d.augment import AugmentConfig  # noqa: E402
+from fewlabel.classify2d.embed import combine_embeddings, embed  # noqa: E402
 from fewlabel.classify2d.evaluate import cluster_scores  # noqa: E402
 from fewlabel.classify2d.features import pixel_features, polar_fourier_features  # noqa: E402
-from fewlabel.classify2d.mra import mra_classify  # noqa: E402
+from fewlabel.classify2d.mra import mra_classify, mra_profile  # noqa: E402
 from fewlabel.classify2d.train import TrainConfig, train_embedding  # noqa: E402
 from fewlabel.simulate.particles import simulate_particles  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 NETS = ("supervised", "self-supervised")
+ALIGNED = ("supervised-aligned", "mra-net", "mra-net+profile")
+#: MRA variants (keyword arguments of mra_classify) for the SNR 0.03 study
+MRA_VARIANTS = {"mra": {}, "mra-s16": {"search_size": 16}, "mra-i64": {"n_init": 64}}
+#: vendored models never used to train the unseen-molecule network (4E43 is 1hvr's protein)
+HELD_OUT = {"1hvr": ("1hvr", "4E43")}
 
 
 def simulate(kind: str, snr: str, n_per_class: int, box: int, seed: int, molecule: str = "adk_open"):
@@ -76,14 +106,43 @@ def baseline(name: str, x: np.ndarray, test: np.ndarray, k: int, seed: int) -> n
     return kmeans(z[test], k, seed)[0]
 
 
-def train(x, y, train_idx, mode: str, args, seed: int):
+def train(x, y, train_idx, mode: str, args, seed: int, aligned: bool = False, batch_size: int | None = None):
+    """Train a network; ``train_idx`` None = every label of ``y`` is used. ``aligned``: the images are
+    MRA-aligned, so no rotation pooling and no rotation augmentation (1 px shifts)."""
     labels = None
     if mode == "supervised":
-        labels = np.full(len(x), -1)
-        labels[train_idx] = y[train_idx]
+        labels = np.asarray(y).copy() if train_idx is None else np.full(len(x), -1)
+        if train_idx is not None:
+            labels[train_idx] = y[train_idx]
+    extra = {"rot_pool": 1, "augment": AugmentConfig(rotate=False, max_shift=1.0)} if aligned else {}
     cfg = TrainConfig(mode=mode, size=args.size, dim=args.dim, width=args.width, epochs=args.epochs,
-                      patience=args.patience, batch_size=args.batch_size, seed=seed)
+                      patience=args.patience, batch_size=batch_size or args.batch_size, seed=seed, **extra)
     return train_embedding(x, labels, cfg, progress=False, log=lambda m: None)
+
+
+def mra_aligned(flipped: np.ndarray, k: int, args, seed: int, **kw):
+    """MRA labels, the class-correlation profile and the aligned particles of one set."""
+    labels, refs = mra_classify(flipped, k, size=args.mra_size, seed=seed, **kw)
+    profile, aligned = mra_profile(flipped, refs)
+    return labels, profile, aligned
+
+
+def multi_molecule_set(held_out: str, snr: str, args, seed: int, n_views: int = 8, n_per_class: int = 40):
+    """Training set for the unseen molecule: ``n_views`` view classes of every vendored model except
+    ``held_out`` (and its other entries), each set phase-flipped and aligned by its own MRA; labels are
+    (molecule, view) pairs. Returns aligned images, labels and the molecule names."""
+    from fewlabel.simulate.density import vendored_molecules
+
+    skip = HELD_OUT.get(held_out, (held_out,))
+    names = [m for m in vendored_molecules() if m not in skip]
+    xs, ys = [], []
+    for i, mol in enumerate(names):
+        x, lab = simulate_particles(n_per_class, "views", molecule=mol, n_views=n_views, snr=snr, box=args.box,
+                                    seed=seed * 1000 + 200 + i)
+        flipped = ctf_correct(x, lab.attrs["pixel_size"], ctf_params_from_metadata(lab), "flip")
+        xs.append(mra_aligned(flipped, n_views, args, seed)[2])
+        ys.append(lab["label"].to_numpy() + n_views * i)
+    return np.concatenate(xs), np.concatenate(ys), names
 
 
 def summarize(rows: list[dict]) -> list[dict]:
@@ -104,8 +163,9 @@ def summarize(rows: list[dict]) -> list[dict]:
 def write(rows: list[dict], args, started: float) -> None:
     """Write JSON and Markdown (called after every row, so a cut-off run keeps its rows)."""
     config = dict(vars(args))
-    meta = {"config": config, "torch_threads": torch.get_num_threads(), "machine": platform.machine(),
-            "processor": platform.processor(), "torch": torch.__version__,
+    meta = {"config": config, "command": COMMAND, "torch_threads": torch.get_num_threads(),
+            "machine": platform.machine(), "processor": platform.processor(), "torch": torch.__version__,
+            "load_average_start": LOAD_START, "load_average_now": [round(v, 2) for v in os.getloadavg()],
             "total_seconds": round(time.time() - started, 1)}
     summary = summarize(rows)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -124,8 +184,10 @@ def write(rows: list[dict], args, started: float) -> None:
                   f"{r['accuracy']:.3f} | {r['seconds']:.1f} |\n" for r in rows)
     conf = ", ".join(f"{k}={v}" for k, v in config.items())
     write_text_atomic(RESULTS / f"classify2d{args.tag}.md",
-                      f"# classify2d benchmark\n\nConfiguration: {conf}.\n\n"
-                      f"{4 * args.n_per_class} particles per set ({args.n_per_class} per class, 4 classes), "
+                      f"# classify2d benchmark\n\nCommand: `{COMMAND}`\n\nConfiguration: {conf}.\n\n"
+                      f"Load average (1, 5, 15 min) at the start {LOAD_START}, at the last row "
+                      f"{meta['load_average_now']}.\n\n"
+                      f"{args.n_per_class} particles per class (see the dataset label when a list), 4 classes, "
                       f"scored on the held-out half (k = true number of classes). Mean ± sd over the "
                       f"seeds run (n seeds; each seed simulates a new set). Wall time per method and set, "
                       f"{torch.get_num_threads()} torch/BLAS thread under `nice` on a 2-core machine shared "
@@ -133,9 +195,13 @@ def write(rows: list[dict], args, started: float) -> None:
                       f"{meta['total_seconds']:.0f} s.\n\n{head}{body}\n## Every run\n\n{raw_head}{raw}")
 
 
+COMMAND = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+LOAD_START = [round(v, 2) for v in os.getloadavg()]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n-per-class", type=int, default=100)
+    p.add_argument("--n-per-class", default="100", help="particles per class; a comma list for a curve")
     p.add_argument("--box", type=int, default=64)
     p.add_argument("--size", type=int, default=16, help="working size of the network (low-pass)")
     p.add_argument("--epochs", type=int, default=20)
@@ -158,6 +224,7 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     net_seeds = [int(s) for s in args.net_seeds.split(",")]
     datasets = args.datasets.split(",")
+    sizes = [int(v) for v in args.n_per_class.split(",")]
     rows: list[dict] = []
 
     def record(dataset, snr, method, seed, scores, seconds, note=""):
@@ -168,21 +235,32 @@ def main() -> None:
               f"acc {row['accuracy']:.3f}  {row['seconds']:.1f}s {note}", flush=True)
         write(rows, args, started)
 
-    def run_set(dataset, label, snr, seed, molecule="adk_open", keep=None, sim_seed=None):
-        x, y, flipped = simulate(dataset, snr, args.n_per_class, args.box, seed if sim_seed is None else sim_seed,
+    def run_set(dataset, label, snr, seed, n_per_class, molecule="adk_open", keep=None, sim_seed=None):
+        x, y, flipped = simulate(dataset, snr, n_per_class, args.box, seed if sim_seed is None else sim_seed,
                                  molecule)
         tr, te = split(len(x), seed)
         k = len(np.unique(y))
+        out = {"x": x, "y": y, "te": te}
         for name in [m for m in ("pca", "polar") if m in methods]:
             t0 = time.time()
             record(label, snr, name, seed, cluster_scores(y[te], baseline(name, x, te, k, seed)), time.time() - t0)
-        if "mra" in methods:
+        for name in [m for m in MRA_VARIANTS if m in methods and m != "mra"]:
             t0 = time.time()
-            pred = mra_classify(flipped, k, size=args.mra_size, seed=seed)[0]
-            record(label, snr, "mra", seed, cluster_scores(y[te], pred[te]), time.time() - t0,
-                   "no labels, no training")
+            pred = mra_classify(flipped, k, size=args.mra_size, seed=seed, **MRA_VARIANTS[name])[0]
+            record(label, snr, name, seed, cluster_scores(y[te], pred[te]), time.time() - t0,
+                   ", ".join(f"{a}={v}" for a, v in MRA_VARIANTS[name].items()))
+        if any(m in methods for m in ("mra", "mra-profile") + ALIGNED):
+            t0 = time.time()
+            mra_labels, profile, aligned = mra_aligned(flipped, k, args, seed)
+            mra_s = time.time() - t0
+            out.update(profile=profile, aligned=aligned)
+            if "mra" in methods:
+                record(label, snr, "mra", seed, cluster_scores(y[te], mra_labels[te]), mra_s, "no labels, no training")
+            if "mra-profile" in methods:
+                record(label, snr, "mra-profile", seed, cluster_scores(y[te], kmeans(profile[te], k, seed)[0]),
+                       mra_s, "no labels: k-means on the MRA correlation profile")
         if seed not in net_seeds:
-            return x, y, te
+            return out
         for mode in [m for m in NETS if m in methods]:
             t0 = time.time()
             res = train(x, y, tr, mode, args, seed)
@@ -191,23 +269,57 @@ def main() -> None:
                    f"{len(res.history)} epochs" + (", trained on 1hvr views" if molecule == "1hvr" else ""))
             if keep is not None:
                 keep[(mode, seed)] = res.model
-        return x, y, te
+        if "supervised-aligned" in methods:
+            t0 = time.time()
+            res = train(aligned, y, tr, "supervised", args, seed, aligned=True)
+            pred = kmeans(embed(res.model, aligned[te]), k, seed)[0]
+            record(label, snr, "supervised-aligned", seed, cluster_scores(y[te], pred), time.time() - t0 + mra_s,
+                   f"{len(res.history)} epochs, labels of the other half" +
+                   (f", trained on {molecule} views" if molecule != "adk_open" else ""))
+        if "mra-net" in methods or "mra-net+profile" in methods:
+            t0 = time.time()
+            res = train(aligned, mra_labels, None, "supervised", args, seed, aligned=True)
+            emb = embed(res.model, aligned[te])
+            s = time.time() - t0 + mra_s
+            if "mra-net" in methods:
+                record(label, snr, "mra-net", seed, cluster_scores(y[te], kmeans(emb, k, seed)[0]), s,
+                       f"{len(res.history)} epochs, no labels (MRA classes)")
+            if "mra-net+profile" in methods:
+                pred = kmeans(combine_embeddings(emb, profile[te], 0.75), k, seed)[0]
+                record(label, snr, "mra-net+profile", seed, cluster_scores(y[te], pred), s,
+                       "no labels; profile weight 0.75")
+        return out
+
+    def size_label(dataset, n):
+        return dataset if len(sizes) == 1 else f"{dataset} {n}/class"
 
     models: dict = {}
     for dataset in [d for d in ("views", "molecules") if d in datasets]:
         for snr in args.snrs.split(","):
-            for seed in seeds:
-                run_set(dataset, dataset, snr, seed, keep=models if dataset == "views" and snr == "0.1" else None)
+            for n in sizes:
+                for seed in seeds:
+                    run_set(dataset, size_label(dataset, n), snr, seed, n,
+                            keep=models if dataset == "views" and snr == "0.1" else None)
     if "unseen" in datasets:
-        # 1hvr views: seen = networks trained on 1hvr; unseen = the adk_open views SNR 0.1 networks
+        # 1hvr views: seen = networks trained on 1hvr; unseen = the adk_open views SNR 0.1 networks, or the
+        # aligned network trained on (molecule, view) classes of every other vendored model
         for seed in seeds:
-            x, y, te = run_set("views", "1hvr views", "0.1", seed, molecule="1hvr", sim_seed=seed + 100)
+            got = run_set("views", "1hvr views", "0.1", seed, sizes[0], molecule="1hvr", sim_seed=seed + 100)
+            x, y, te = got["x"], got["y"], got["te"]
             for mode in [m for m in NETS if m in methods]:
                 if (mode, seed) in models:
                     t0 = time.time()
                     pred = kmeans(embed(models[(mode, seed)], x[te]), 4, seed)[0]
                     record("1hvr views, unseen", "0.1", mode, seed, cluster_scores(y[te], pred), time.time() - t0,
                            "trained on adk_open views")
+            if "supervised-aligned" in methods and seed in net_seeds:
+                t0 = time.time()
+                xm, ym, names = multi_molecule_set("1hvr", "0.1", args, seed)
+                res = train(xm, ym, None, "supervised", args, seed, aligned=True, batch_size=64)
+                pred = kmeans(embed(res.model, got["aligned"][te]), 4, seed)[0]
+                record("1hvr views, unseen", "0.1", "supervised-aligned", seed, cluster_scores(y[te], pred),
+                       time.time() - t0, f"{len(res.history)} epochs, trained on {len(np.unique(ym))} "
+                       f"(molecule, view) classes of {', '.join(names)} ({len(ym)} particles)")
     write(rows, args, started)
     print(f"wrote {RESULTS}/classify2d{args.tag}.json and .md ({time.time() - started:.0f} s)")
 

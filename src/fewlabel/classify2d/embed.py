@@ -27,3 +27,29 @@ def embed(model: EmbeddingNet, images: np.ndarray, batch_size: int = 256, device
             x = prepare_images(images[i:i + batch_size], model.box).to(device)
             out.append(model(x).cpu().numpy())
     return np.concatenate(out).astype(np.float32)
+
+
+def _unit_spread(z: np.ndarray) -> np.ndarray:
+    """Centre the columns of ``z`` and scale it to a mean squared row norm of 1."""
+    z = np.asarray(z, dtype=np.float64)
+    z = z - z.mean(0)
+    return z / max(float(np.sqrt((z**2).sum(1).mean())), 1e-12)
+
+
+def combine_embeddings(embeddings: np.ndarray, profile: np.ndarray, profile_weight: float = 0.75) -> np.ndarray:
+    """Network embeddings ``[n, d]`` joined with an MRA class-correlation profile ``[n, k]``
+    (:func:`fewlabel.classify2d.mra.mra_profile`) for k-means: float32 ``[n, d + k]``.
+
+    Each part is centred and scaled to the same overall spread, then weighted by ``sqrt(1 - w)``
+    and ``sqrt(w)`` (``w = profile_weight``), so ``w`` is the profile's share of the squared
+    distances k-means minimises. The profile is first centred per particle (its mean correlation
+    says how bright or clean the particle is, not which class it is in).
+    """
+    emb, prof = np.asarray(embeddings), np.asarray(profile)
+    if emb.ndim != 2 or prof.ndim != 2 or len(emb) != len(prof):
+        raise InputError(None, f"embeddings {emb.shape} and profile {prof.shape} must be [n, d] and [n, k]")
+    if not 0.0 <= profile_weight <= 1.0:
+        raise InputError(None, f"profile weight must be in [0, 1], got {profile_weight}")
+    p = _unit_spread(prof - prof.mean(1, keepdims=True))
+    return np.hstack([np.sqrt(1 - profile_weight) * _unit_spread(emb),
+                      np.sqrt(profile_weight) * p]).astype(np.float32)

@@ -161,3 +161,29 @@ def mra_classify(images: np.ndarray, k: int, size: int = 48, search_size: int = 
     relabel = np.empty(k, dtype=np.int64)
     relabel[order] = np.arange(k)
     return relabel[labels], refs[order]
+
+
+def mra_profile(images: np.ndarray, references: np.ndarray, n_angles: int = 36,
+                max_shift: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Align ``images [n, b, b]`` (prepared like :func:`mra_classify`'s, CTF-corrected when possible)
+    to ``references [k, s, s]`` (e.g. its output): the class-correlation profile and the aligned images.
+
+    Returns ``(scores [n, k], aligned [n, s, s])``: ``scores[i, j]`` is particle i's normalised
+    cross-correlation with reference j at its best in-plane angle and shift (the numbers MRA assigns
+    by), and ``aligned[i]`` is particle i rotated and shifted onto its best-scoring reference
+    (rotation-normalised input for a network). Why: the profile is label-free and says nothing about
+    which molecule the classes came from, so it transfers to molecules no network has seen.
+    """
+    references = np.asarray(references, dtype=np.float32)
+    if references.ndim != 3 or references.shape[1] != references.shape[2] or len(references) == 0:
+        raise InputError(None, f"expected references [k, s, s], got shape {references.shape}")
+    images = np.asarray(images)
+    if images.ndim != 3 or len(images) == 0:
+        raise InputError(None, f"expected a non-empty particle stack [n, box, box], got shape {images.shape}")
+    size = references.shape[-1]
+    shift = max(1, size // 16) if max_shift is None else max_shift
+    rotated = rotated_copies(_prepare(images, size), n_angles)
+    scores, where = _best_scores(rotated, references, shift)
+    best = np.argmax(scores, axis=1)
+    aligned = _aligned(rotated, where[np.arange(len(best)), best], shift)
+    return scores.astype(np.float32), aligned.astype(np.float32)
