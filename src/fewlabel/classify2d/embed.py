@@ -13,13 +13,20 @@ def embed(model: EmbeddingNet, images: np.ndarray, batch_size: int = 256, device
           progress: bool = False) -> np.ndarray:
     """Embed ``images [n, b, b]`` with ``model``: float32 ``[n, dim]`` in stack order.
 
-    Images are prepared exactly as in training (resized to the model's size, standardised).
+    Images are prepared exactly as in training (resized to the model's size, standardised). A model
+    trained on MRA-aligned particles (it holds references, see :class:`EmbeddingNet`) first aligns every
+    particle onto its best reference (:func:`fewlabel.classify2d.mra.mra_profile`), as in training: give it
+    CTF-corrected images when the training images were.
     """
     from tqdm.auto import tqdm
 
     images = np.asarray(images)
     if images.ndim != 3 or len(images) == 0:
         raise InputError(None, f"expected a non-empty particle stack [n, box, box], got shape {images.shape}")
+    if getattr(model, "references", None) is not None:
+        from fewlabel.classify2d.mra import mra_profile
+
+        images = mra_profile(images, model.references.cpu().numpy())[1]
     model = model.to(device).eval()
     out = []
     with torch.no_grad(), deterministic_cpu():

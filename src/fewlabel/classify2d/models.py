@@ -71,13 +71,23 @@ class EmbeddingNet(nn.Module):
 
     ``box``: input size (images are ``[n, box, box]`` or ``[n, 1, box, box]``); ``width``: channels of the
     first block (doubled per block, ``depth`` blocks); ``rot_pool``: 1 (none), 4 (90-degree copies) or 8.
+    ``references``/``reference_size``: a model that works on MRA-aligned particles keeps the ``references``
+    MRA references (``[k, s, s]`` buffer, saved with the weights) that :func:`fewlabel.classify2d.embed.embed`
+    aligns every particle to first; 0 = plain model (the network never sees the alignment).
     """
 
-    def __init__(self, box: int, dim: int = 256, width: int = 32, depth: int = 3, rot_pool: int = 4):
+    def __init__(self, box: int, dim: int = 256, width: int = 32, depth: int = 3, rot_pool: int = 4,
+                 references: int = 0, reference_size: int = 0):
         super().__init__()
         if rot_pool not in (1, 4, 8):
             raise ValueError("rot_pool must be 1, 4 or 8")
         self.box, self.dim, self.width, self.depth, self.rot_pool = box, dim, width, depth, rot_pool
+        self.n_references, self.reference_size = int(references), int(reference_size)
+        if self.n_references:
+            self.register_buffer("references", torch.zeros(self.n_references, self.reference_size,
+                                                           self.reference_size))
+        else:
+            self.references = None
         layers, c = [], 1
         for i in range(depth):
             layers.append(_block(c, width * 2**i))
@@ -88,8 +98,11 @@ class EmbeddingNet(nn.Module):
 
     def config(self) -> dict:
         """Constructor arguments, stored in checkpoints so the model can be rebuilt."""
-        return {"box": self.box, "dim": self.dim, "width": self.width, "depth": self.depth,
-                "rot_pool": self.rot_pool}
+        out = {"box": self.box, "dim": self.dim, "width": self.width, "depth": self.depth,
+               "rot_pool": self.rot_pool}
+        if self.n_references:
+            out.update(references=self.n_references, reference_size=self.reference_size)
+        return out
 
     def _copies(self, x: torch.Tensor) -> torch.Tensor:
         copies = [torch.rot90(x, k, dims=(2, 3)) for k in range(4)] if self.rot_pool >= 4 else [x]

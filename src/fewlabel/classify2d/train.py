@@ -161,6 +161,7 @@ def train_embedding(
     progress: bool = True,
     log: Callable[[str], None] = print,
     extra_config: dict | None = None,
+    references: np.ndarray | None = None,
     _stop_after: int | None = None,
 ) -> TrainResult:
     """Train an :class:`EmbeddingNet` on ``images [n, b, b]``; return the best model and its history.
@@ -168,14 +169,20 @@ def train_embedding(
     ``labels``: int array of length n with ``-1`` for unlabeled particles (supervised mode only).
     ``output``: checkpoint path written after every epoch (and at the end, with the best weights).
     ``extra_config`` is stored alongside (e.g. input file names) for reproducibility.
+    ``references [k, s, s]`` (MRA references, e.g. from :func:`fewlabel.classify2d.mra.mra_classify`):
+    train on the particles aligned onto their best reference instead (rotation-normalised, so use
+    ``rot_pool=1`` and no rotation augmentation); the model keeps the references and
+    :func:`fewlabel.classify2d.embed.embed` aligns new particles the same way.
     ``_stop_after`` (tests only) simulates an interruption after that many epochs.
     Same seed -> same weights on CPU whatever the thread count (see :func:`deterministic_cpu`).
     """
     with deterministic_cpu():
-        return _train(images, labels, config, output, resume, device, progress, log, extra_config, _stop_after)
+        return _train(images, labels, config, output, resume, device, progress, log, extra_config, references,
+                      _stop_after)
 
 
-def _train(images, labels, config, output, resume, device, progress, log, extra_config, _stop_after) -> TrainResult:
+def _train(images, labels, config, output, resume, device, progress, log, extra_config, references,
+           _stop_after) -> TrainResult:
     from tqdm.auto import tqdm
 
     cfg = config or TrainConfig()
@@ -196,13 +203,24 @@ def _train(images, labels, config, output, resume, device, progress, log, extra_
     elif n < 4:
         raise InputError(None, f"self-supervised training needs at least 4 particles, got {n}")
 
+    if references is not None:
+        from fewlabel.classify2d.mra import mra_profile
+
+        references = np.asarray(references, dtype=np.float32)
+        log(f"aligning {n} particles onto {len(references)} MRA references")
+        images = mra_profile(images, references)[1]
+        box = images.shape[-1]
     size = cfg.size or box
     model_cfg = {"box": size, "dim": cfg.dim, "width": cfg.width, "depth": cfg.depth, "rot_pool": cfg.rot_pool}
+    if references is not None:
+        model_cfg.update(references=len(references), reference_size=references.shape[-1])
     full_config = {"train": cfg.to_dict(), "model": model_cfg, "n_particles": n, "input_box": box,
                    **(extra_config or {})}
 
     torch.manual_seed(cfg.seed)
     model = build_model(model_cfg).to(device)
+    if references is not None:
+        model.references.copy_(torch.as_tensor(references))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     if not supervised and cfg.split_views and box >= 8:
         x_all = torch.cat([prepare_images(images[:, 0::2, 0::2], size),

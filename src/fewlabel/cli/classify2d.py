@@ -5,6 +5,7 @@ Examples:
   fewlabel simulate particles -o sim/
   fewlabel classify2d train --particles sim/particles.mrcs -o model.pt            # self-supervised
   fewlabel classify2d train --particles sim/particles.mrcs --mra-k 4 -o mra.pt    # no labels, MRA classes
+  fewlabel classify2d train --particles sim/particles.mrcs --mra-k 4 --align --size 16 -o aligned.pt  # noisy data
   fewlabel classify2d train --particles sim/particles.mrcs --labels sim/labels.csv --label-fraction 0.2 -o sup.pt
   fewlabel classify2d embed --model model.pt --particles sim/particles.mrcs -o emb.npy
   fewlabel classify2d cluster --embeddings emb.npy --k auto -o clusters.csv
@@ -14,7 +15,10 @@ Examples:
 For large boxes set --size (e.g. 32): the network works at that size, which is also a low-pass
 filter and makes training on CPU affordable. On noisy data with a known number of classes,
 `cluster --method mra` (CTF phase flipping + multi-reference alignment, no network) is the
-stronger choice: see benchmarks/results/classify2d.md."""
+stronger choice: see benchmarks/results/classify2d.md. A network for noisy data or a molecule without
+labels: `train --mra-k K --align` trains on the particles MRA has rotated onto their references (its own
+classes as labels); `embed` then aligns new particles to the same references
+(benchmarks/results/classify2d_aligned.md)."""
 
 from __future__ import annotations
 
@@ -100,14 +104,18 @@ def _device_option(f):
                    "(classical reference-based 2D classification) and train on those classes as labels.")
 @click.option("--mra-size", type=int, default=48, show_default=True,
               help="Refinement size (px) of --mra-k (the search runs at 24 px).")
+@click.option("--align", is_flag=True,
+              help="Train on CTF-corrected particles rotated and shifted onto their best MRA reference (MRA "
+                   "with --mra-k classes, or as many as --labels has); the model keeps the references and "
+                   "embed aligns new particles the same way. Sets --rot-pool 1, no rotation augmentation.")
 @_ctf_option
 @click.option("--seed", type=int, default=0, show_default=True)
 @_device_option
 @click.option("--resume", is_flag=True, help="Continue the interrupted run saved in --output.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Model file MODEL.pt.")
 def train(particles, labels, mode, label_fraction, size, dim, width, rot_pool, margin, miner, lr, batch_size,
-          epochs, patience, val_fraction, max_shift, noise, flip, mra_k, mra_size, ctf_mode, seed, device, resume,
-          output) -> None:
+          epochs, patience, val_fraction, max_shift, noise, flip, mra_k, mra_size, align, ctf_mode, seed, device,
+          resume, output) -> None:
     """Train the triplet-loss embedding network (supervised or self-supervised)."""
     import numpy as np
     import torch
@@ -123,7 +131,9 @@ def train(particles, labels, mode, label_fraction, size, dim, width, rot_pool, m
     images, meta, pixel_size = _read_particles(particles)
     if mode == "auto":
         mode = "supervised" if labels else "self-supervised"
-    codes, names = None, None
+    codes, names, references = None, None, None
+    if align and mra_k is None and labels is None:
+        raise InputError(None, "--align needs --mra-k or --labels (the number of MRA references)")
     if mra_k is not None:
         from fewlabel.classify2d.mra import mra_classify
 
@@ -133,7 +143,9 @@ def train(particles, labels, mode, label_fraction, size, dim, width, rot_pool, m
             raise InputError(particles, f"--mra-k must be between 2 and the number of particles ({len(images)})")
         click.echo(f"multi-reference alignment into {mra_k} classes at {mra_size} px", err=True)
         flipped = _ctf_corrected(images, meta, pixel_size, ctf_mode, particles)
-        codes = mra_classify(flipped, mra_k, size=mra_size, seed=seed, progress=True)[0]
+        codes, references = mra_classify(flipped, mra_k, size=mra_size, seed=seed, progress=True)
+        if align:
+            images = flipped
         names = [f"mra{c}" for c in range(mra_k)]
         mode = "supervised"
         click.echo(f"MRA class sizes {np.bincount(codes, minlength=mra_k).tolist()}", err=True)
@@ -145,17 +157,27 @@ def train(particles, labels, mode, label_fraction, size, dim, width, rot_pool, m
             codes = subsample_labels(codes, label_fraction, seed)
         click.echo(f"{int((codes >= 0).sum())} of {len(images)} particles labeled, classes: {', '.join(names)}",
                    err=True)
-    cfg = TrainConfig(mode=mode, size=size, dim=dim, width=width, rot_pool=int(rot_pool), margin=margin,
-                      miner=miner, lr=lr, batch_size=batch_size, epochs=epochs, patience=patience,
+        if align:
+            from fewlabel.classify2d.mra import mra_classify
+
+            k = len(names)
+            click.echo(f"multi-reference alignment into {k} classes at {mra_size} px (references only)", err=True)
+            images = _ctf_corrected(images, meta, pixel_size, ctf_mode, particles)
+            references = mra_classify(images, k, size=mra_size, seed=seed, progress=True)[1]
+    if not align:
+        references = None
+    cfg = TrainConfig(mode=mode, size=size, dim=dim, width=width, rot_pool=1 if align else int(rot_pool),
+                      margin=margin, miner=miner, lr=lr, batch_size=batch_size, epochs=epochs, patience=patience,
                       val_fraction=val_fraction, seed=seed,
-                      augment=AugmentConfig(max_shift=max_shift, noise=noise, flip=flip))
+                      augment=AugmentConfig(rotate=not align, max_shift=min(max_shift, 1.0) if align else max_shift,
+                                            noise=noise, flip=flip))
     seed_everything(seed)
     dev = resolve_device(device)
     extra = {"particles": str(particles), "labels": str(labels) if labels else None, "class_names": names,
              "label_fraction": label_fraction, "mra_k": mra_k, "mra_size": mra_size,
-             "mra_ctf": ctf_mode if mra_k is not None else None}
+             "mra_ctf": ctf_mode if mra_k is not None or align else None, "align": align}
     result = train_embedding(images, codes, cfg, output, resume=resume, device=dev,
-                             log=lambda m: click.echo(m, err=True), extra_config=extra)
+                             log=lambda m: click.echo(m, err=True), extra_config=extra, references=references)
     click.echo(f"wrote {output} (best epoch {result.best_epoch}, {len(result.history)} epochs run"
                f"{', stopped early' if result.stopped_early else ''})")
 
@@ -164,19 +186,54 @@ def train(particles, labels, mode, label_fraction, size, dim, width, rot_pool, m
 @click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="MODEL.pt from train.")
 @click.option("--particles", required=True, type=click.Path(exists=True, path_type=Path), help="Particle stack .mrcs.")
 @click.option("--batch-size", type=int, default=256, show_default=True)
+@_ctf_option
 @_device_option
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Embeddings EMB.npy [n, dim].")
 @scale_options
-def embed_cmd(model_path, particles, batch_size, device, output, scale) -> None:
-    """Embed every particle of a stack (rows in stack order, unit length)."""
+def embed_cmd(model_path, particles, batch_size, ctf_mode, device, output, scale) -> None:
+    """Embed every particle of a stack (rows in stack order, unit length).
+
+    A model trained with --align first aligns every particle (CTF phase-flipped as --ctf says) onto the
+    MRA references it keeps; it embeds in-process (no --workers / --scheduler / --slurm / --shard).
+    """
     from fewlabel.atomic import check_not_input
     from fewlabel.scale.commands import classify2d_embed
 
     check_not_input(output, [particles, model_path])
+    if _embed_aligned(model_path, particles, batch_size, ctf_mode, device, output, scale):
+        return
     emb = classify2d_embed(model_path, particles, output, scale, batch_size=batch_size, device=device,
                            log=lambda m: click.echo(m, err=True))
     if emb is not None:  # None: a --shard run wrote its parts; rerun without --shard to merge
         click.echo(f"wrote {output} ({emb.shape[0]} x {emb.shape[1]})")
+
+
+def _embed_aligned(model_path, particles, batch_size, ctf_mode, device, output, scale) -> bool:
+    """Embed with a model trained on MRA-aligned particles (in-process); False for any other model."""
+    import numpy as np
+
+    from fewlabel.atomic import atomic_path
+    from fewlabel.classify2d.embed import embed
+    from fewlabel.classify2d.train import load_model
+    from fewlabel.runtime import resolve_device
+
+    dev = resolve_device(device)
+    model, config = load_model(model_path, dev)
+    if model.references is None:
+        return False
+    if any(getattr(scale, name, None) is not None for name in ("workers", "scheduler", "slurm", "shard")):
+        raise InputError(model_path, "a model trained with --align embeds in-process: drop --workers, "
+                                     "--scheduler, --slurm and --shard")
+    images, meta, pixel_size = _read_particles(particles)
+    if config.get("mra_ctf") in (None, "none") and ctf_mode == "auto":
+        ctf_mode = "none"  # trained on uncorrected particles: embed them the same way
+    images = _ctf_corrected(images, meta, pixel_size, ctf_mode, particles)
+    click.echo(f"aligning {len(images)} particles onto the model's {model.n_references} MRA references", err=True)
+    emb = embed(model, images, batch_size, dev, progress=True)
+    with atomic_path(output) as tmp:
+        np.save(tmp, emb)
+    click.echo(f"wrote {output} ({emb.shape[0]} x {emb.shape[1]})")
+    return True
 
 
 def _read_embeddings(path: Path):
