@@ -57,7 +57,8 @@ TARGETS = {"geometries": 0.99, "modelnet10_all": 0.90, "modelnet10_10pct": 0.85}
 
 
 def _job(setting: str, method: str, seed: int, epochs_ae: int, epochs_cnn: int, threads: int,
-         batch_cnn: int = 32, lr_cnn: float = 1e-3, cnn_extra: dict | None = None) -> dict:
+         batch_cnn: int = 32, lr_cnn: float = 1e-3, cnn_extra: dict | None = None,
+         proba_dir: str | None = None) -> dict:
     """Run one (setting, method, seed) in this (fresh) process; return accuracy, times, peak RSS."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch
@@ -71,7 +72,10 @@ def _job(setting: str, method: str, seed: int, epochs_ae: int, epochs_cnn: int, 
     opts = {"fae": {"epochs": epochs_ae}, "cae": {"epochs": epochs_ae},
             "cnn": {"epochs": epochs_cnn, "batch_size": batch_cnn, "lr": lr_cnn,
                     **CNN_OPTIONS.get(setting, {}), **(cnn_extra or {})}}.get(method, {})
-    r = run_one(split, method, seed=seed, options=opts)
+    r = run_one(split, method, seed=seed, options=opts, return_proba=proba_dir is not None)
+    if proba_dir is not None and "proba_test" in r:  # for ensembles / later analysis (not committed)
+        Path(proba_dir).mkdir(parents=True, exist_ok=True)
+        np.savez(Path(proba_dir) / f"{setting}_{method}_seed{seed}.npz", proba=r["proba_test"], y_test=split.y_test)
     return {"setting": setting, "method": method, "seed": seed, "n_labeled": r["n_labeled"],
             "n_unlabeled": r["n_unlabeled"], "n_test": len(split.y_test), "accuracy": r["accuracy"],
             "fit_s": r["fit_s"], "wall_s": time.perf_counter() - t0, "svm_params": r["params"],
@@ -99,6 +103,8 @@ def main(argv=None) -> int:
     ap.add_argument("--merge", nargs="+", default=[], metavar="TAG",
                     help="first copy the runs stored under these tags (voxel_<TAG>.json, e.g. parts run in "
                          "parallel) into this tag's results, replacing runs with the same setting/method/seed")
+    ap.add_argument("--save-proba", default=None, metavar="DIR",
+                    help="write each CNN run's test-set class probabilities to DIR/<setting>_cnn_seed<N>.npz")
     ap.add_argument("--rerun", action="store_true",
                     help="replace the stored runs of the selected settings/methods/seeds instead of skipping them")
     args = ap.parse_args(argv)
@@ -128,7 +134,7 @@ def main(argv=None) -> int:
                     continue  # resumable: finished jobs are kept in the JSON
                 with ctx.Pool(1) as pool:
                     r = pool.apply(_job, (setting, method, seed, args.epochs_ae, args.epochs_cnn, args.threads,
-                                          args.batch_cnn, args.lr_cnn, extra))
+                                          args.batch_cnn, args.lr_cnn, extra, args.save_proba))
                 print(f"{setting:17s} {method:6s} seed {seed}: acc {100 * r['accuracy']:.2f}%  "
                       f"fit {r['fit_s']:.0f} s  peak {r['peak_mb']:.0f} MB", flush=True)
                 rows.append(r)
@@ -156,6 +162,10 @@ def _summary(rows: list[dict]) -> list[dict]:
                     "load_max": max((r["load_avg_1min_end"] for r in rs if "load_avg_1min_end" in r), default=None),
                     "peak_mb_max": float(max(r["peak_mb"] for r in rs)),
                     "target": TARGETS.get(setting)})
+        if all("accuracy_tta" in r for r in rs):  # CNN runs that scored both ways on the test set
+            out[-1].update(accuracy_single_view_mean=float(np.mean([r["accuracy_single_view"] for r in rs])),
+                           accuracy_tta_mean=float(np.mean([r["accuracy_tta"] for r in rs])),
+                           tta_chosen=[r["tta_chosen"] for r in rs])
     return out
 
 
@@ -202,6 +212,13 @@ def _markdown(rows: list[dict], args) -> str:
     if cnn:
         lines += ["", "CNN options per setting: " + "; ".join(
             f"{s['setting']} {json.dumps(s['cnn_options'], sort_keys=True)}" for s in cnn) + "."]
+    tta = [s for s in _summary(rows) if "accuracy_tta_mean" in s]
+    if tta:
+        lines += ["", "CNN test accuracy with one view / averaged over the symmetry views (test-time augmentation; "
+                  "the row's accuracy uses the choice made on the validation split, per seed): " + "; ".join(
+                      f"{s['setting']} {100 * s['accuracy_single_view_mean']:.2f} / {100 * s['accuracy_tta_mean']:.2f}"
+                      f" (chosen: {', '.join('tta' if c else 'single' for c in s['tta_chosen'])})" for s in tta)
+                  + "."]
     few = [s for s in _summary(rows) if s["seeds"] < 3]
     if few:
         lines += ["", "Rows with fewer than 3 seeds (CPU budget on the shared 2-core machine): "

@@ -11,6 +11,8 @@ Examples:
       --unlabeled mn_unlabeled.npz --semi self-training --threshold 0.7 --epochs 24 --batch-size 64 --lr 2e-3 -o model_mn
   fewlabel voxel fit --grids mn_train.npz --method cnn --symmetry up --up-views 12 --class-balance 1 \
       --epochs 24 --batch-size 64 --lr 2e-3 -o model_mn_up
+  fewlabel voxel fit --grids mn_train.npz --method ensemble --ensemble-with kmeans --symmetry up \
+      --unlabeled mn_unlabeled.npz --semi self-training --threshold 0.7 --class-balance 1 -o model_mn_ens
   fewlabel voxel predict --model model_pca --grids test.npz -o pred.csv
   fewlabel voxel predict --model model_mn_up --grids mn_test.npz --tta on -o pred_mn.csv
   fewlabel voxel experiment --dataset geometries --labeled 60 --unlabeled 300 -o exp_geometries
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import click
 
-METHOD_CHOICES = ["pca", "fae", "cae", "kmeans", "cnn"]
+METHOD_CHOICES = ["pca", "fae", "cae", "kmeans", "cnn", "ensemble"]
 
 
 @click.group(name="voxel", help=__doc__)
@@ -142,11 +144,16 @@ def voxelize_cmd(inputs, output, size, voxel_size, centre, padding, extent, mode
 @click.option("--class-balance", type=float, default=0.0, show_default=True,
               help="cnn: draw rare classes more often (weight count^-x; 1 = all classes equally often).")
 @click.option("--lr", type=float, default=None, help="cnn learning rate (default 1e-3).")
+@click.option("--ensemble-with", type=click.Choice(["pca", "fae", "cae", "kmeans"]), default="kmeans",
+              show_default=True, help="ensemble: the featurizer + SVM whose probabilities are averaged with the cnn's.")
+@click.option("--cnn-weight", type=float, default=0.5, show_default=True,
+              help="ensemble: weight of the cnn's probabilities (the SVM's get 1 - this).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto|cpu|cuda")
 @click.option("--resume", is_flag=True, help="Continue the torch training from the checkpoint in the model folder.")
 def fit_cmd(grids_path, method, unlabeled_path, output, latent, epochs, batch_size, symmetry, up_views, tta, pose,
-            rotations, semi, threshold, class_balance, lr, seed, device, resume) -> None:
+            rotations, semi, threshold, class_balance, lr, ensemble_with, cnn_weight, seed, device,
+            resume) -> None:
     """Fit a method on labeled (+ unlabeled) grids and save the model folder."""
     import numpy as np
 
@@ -171,15 +178,17 @@ def fit_cmd(grids_path, method, unlabeled_path, output, latent, epochs, batch_si
     options = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size}.items() if v is not None}
     if method == "pca":
         options.pop("epochs", None)
-    if method == "cnn":
+    if method in ("cnn", "ensemble"):
         options.update(axes=symmetry, semi=semi, class_balance=class_balance, up_views=up_views,
                        tta={"on": True, "off": False}.get(tta, tta))
         options.update({k: v for k, v in {"threshold": threshold, "lr": lr}.items() if v is not None})
-    elif symmetry == "mirror" and rotations:
-        from fewlabel.errors import InputError
+    if method == "ensemble":
+        options.update(ensemble_with=ensemble_with, cnn_weight=cnn_weight)
+    if method != "cnn":
+        if symmetry == "mirror" and rotations:
+            from fewlabel.errors import InputError
 
-        raise InputError(None, "--symmetry mirror is a cnn augmentation; --rotations needs z or all")
-    else:
+            raise InputError(None, "--symmetry mirror is a cnn augmentation; --rotations needs z or all")
         options.update(rotations=rotations, symmetry="all" if symmetry == "all" else "z")
     options["pose"] = pose
     click.echo(f"fitting {method} on {len(lab['X'])} labeled + {0 if Xu is None else len(Xu)} unlabeled "
@@ -189,8 +198,8 @@ def fit_cmd(grids_path, method, unlabeled_path, output, latent, epochs, batch_si
     model.fit(lab["X"], lab["y"], Xu)
     model.save(output)
     train_acc = float(np.mean(model.predict(lab["X"]) == lab["y"]))
-    if method == "cnn":
-        options["tta_chosen"] = model.cnn_.tta_
+    if method in ("cnn", "ensemble"):
+        options["tta_chosen"] = (model.cnn_ if method == "cnn" else model.parts_["cnn"].cnn_).tta_
     save_run_config(output / "run.json", "voxel fit",
                     {"grids": str(grids_path), "unlabeled": str(unlabeled_path), "method": method,
                      "latent": latent, "seed": seed, "device": dev, **options,
@@ -224,9 +233,9 @@ def predict_cmd(model_path, grids_path, output, tta) -> None:
         raise InputError(grids_path, f"grids are {data['X'].shape[1]}^3 but the model was fit on "
                                      f"{model.grid_size_}^3 grids")
     if tta != "auto":
-        if model.method != "cnn":
-            raise InputError(model_path, f"--tta applies to cnn models, this one is {model.method}")
-        model.cnn_.tta_ = tta == "on"
+        if model.method not in ("cnn", "ensemble"):
+            raise InputError(model_path, f"--tta applies to cnn and ensemble models, this one is {model.method}")
+        (model.cnn_ if model.method == "cnn" else model.parts_["cnn"].cnn_).tta_ = tta == "on"
     pred = model.predict(data["X"])
     with atomic_path(output) as tmp:
         pd.DataFrame({"index": np.arange(len(pred)), "label": pred}).to_csv(tmp, index=False)

@@ -1,8 +1,11 @@
 """Voxel classifiers: a featurizer fit on labeled + unlabeled grids, then an SVM on labeled features.
 
 :class:`VoxelClassifier` gives every method one interface (``fit(X, y, X_unlabeled)``,
-``predict``, ``save``/``load``): ``pca|fae|cae|kmeans`` are featurizer + grid-searched SVM (the
-reference pipeline), ``cnn`` is the end-to-end semi-supervised network.
+``predict``, ``predict_proba``, ``save``/``load``): ``pca|fae|cae|kmeans`` are featurizer +
+grid-searched SVM (the reference pipeline), ``cnn`` is the end-to-end semi-supervised network, and
+``ensemble`` averages the class probabilities of a CNN and a featurizer + SVM (``ensemble_with``,
+default kmeans; Platt-scaled SVM probabilities; ``cnn_weight`` 0.5): two models that err on
+different grids, for few labels where neither alone is best on every class.
 
 A model is a folder: ``model.json`` (method, config, classes); torch weights as fewlabel
 checkpoints (``featurizer.pt`` / ``cnn.pt``, kind "voxel", safe to load); scikit-learn parts
@@ -22,7 +25,8 @@ import numpy as np
 from fewlabel.errors import InputError
 from fewlabel.voxel.grids import check_grids, check_labels
 
-METHODS = ("pca", "fae", "cae", "kmeans", "cnn")
+METHODS = ("pca", "fae", "cae", "kmeans", "cnn", "ensemble")
+FEATURIZER_METHODS = ("pca", "fae", "cae", "kmeans")
 
 
 def svm_grid_search(features: np.ndarray, y: np.ndarray, seed: int = 0, cv: int = 3, n_jobs: int = 1,
@@ -56,6 +60,31 @@ def svm_grid_search(features: np.ndarray, y: np.ndarray, seed: int = 0, cv: int 
     return search.fit(features, y, groups=groups)
 
 
+def calibrate_svm(svm, features: np.ndarray, y: np.ndarray, seed: int = 0, cv: int = 3,
+                  groups: np.ndarray | None = None):
+    """Class probabilities for a fitted SVM: sigmoid (Platt) calibration of its chosen pipeline.
+
+    The chosen hyperparameters are refit on every CV fold's training part and calibrated on its
+    held-out part (``ensemble=False``: one final SVM on all rows); ``groups`` keep copies of one
+    grid in one fold. Returns a fitted ``CalibratedClassifierCV`` with ``predict_proba``.
+    """
+    from sklearn.base import clone
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    base = clone(getattr(svm, "best_estimator_", svm))
+    ids = np.arange(len(y)) if groups is None else np.asarray(groups)
+    per_class = [len(np.unique(ids[y == c])) for c in np.unique(y)]
+    folds = min(cv, min(per_class))
+    if folds < 2:
+        raise InputError(None, "SVM probabilities need at least 2 labeled grids per class")
+    if groups is None:
+        splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(features, y))
+    else:
+        splits = list(StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(features, y, ids))
+    return CalibratedClassifierCV(base, method="sigmoid", cv=splits, ensemble=False).fit(features, y)
+
+
 class VoxelClassifier:
     """One method (``pca|fae|cae|kmeans|cnn``) behind fit/predict/save/load.
 
@@ -74,7 +103,8 @@ class VoxelClassifier:
 
     def __init__(self, method: str = "pca", n_components: int = 64, seed: int = 0, device: str = "cpu",
                  cv: int = 3, work_dir: str | os.PathLike | None = None, resume: bool = False,
-                 pose: str = "auto", rotations: int = 0, symmetry: str = "z", **options: Any):
+                 pose: str = "auto", rotations: int = 0, symmetry: str = "z", probability: bool = False,
+                 **options: Any):
         from fewlabel.voxel.pose import check_pose
 
         if method not in METHODS:
@@ -89,7 +119,16 @@ class VoxelClassifier:
         self.pose, self.rotations, self.symmetry = check_pose(pose), int(rotations), symmetry
         self.work_dir = None if work_dir is None else Path(work_dir)
         self.resume = resume
+        self.probability = probability
         self.options = options
+        if method == "ensemble":
+            self.ensemble_with = options.pop("ensemble_with", "kmeans")
+            self.cnn_weight = float(options.pop("cnn_weight", 0.5))
+            if self.ensemble_with not in FEATURIZER_METHODS:
+                raise InputError(None, f"ensemble_with must be one of {', '.join(FEATURIZER_METHODS)}, "
+                                       f"got {self.ensemble_with!r}")
+            if not 0 <= self.cnn_weight <= 1:
+                raise InputError(None, f"cnn_weight must be in [0, 1], got {self.cnn_weight}")
 
     def _checkpoint(self, name: str) -> str | None:
         if self.work_dir is None:
@@ -113,6 +152,8 @@ class VoxelClassifier:
         """Fit on labeled ``X, y`` plus optional unlabeled grids (same grid size)."""
         from fewlabel.voxel.pose import augment_rotations, normalize_poses
 
+        if self.method == "ensemble":
+            return self._fit_ensemble(X, y, X_unlabeled)
         X = check_grids(X)
         y = check_labels(y, len(X))
         if X_unlabeled is not None:
@@ -140,14 +181,55 @@ class VoxelClassifier:
             groups = np.concatenate([np.arange(len(y)), np.repeat(np.arange(len(y)), self.rotations)])
             y = np.concatenate([y, np.repeat(y, self.rotations)])
         self.svm_ = svm_grid_search(features, y, seed=self.seed, cv=self.cv, groups=groups)
+        if self.probability:
+            self.calibrated_ = calibrate_svm(self.svm_, features, y, seed=self.seed, cv=self.cv, groups=groups)
         return self
+
+    def _parts(self) -> dict:
+        """The ensemble's two members: the featurizer + SVM (this model's pose/rotations) and the CNN."""
+        common = dict(n_components=self.n_components, seed=self.seed, device=self.device, cv=self.cv,
+                      resume=self.resume)
+        work = (lambda name: None) if self.work_dir is None else (lambda name: self.work_dir / f"part_{name}")
+        svm = VoxelClassifier(self.ensemble_with, pose=self.pose,
+                              rotations=self.rotations, symmetry=self.symmetry, probability=True,
+                              work_dir=work(self.ensemble_with), **common)
+        cnn = VoxelClassifier("cnn", work_dir=work("cnn"), **common, **self.options)
+        return {self.ensemble_with: svm, "cnn": cnn}
+
+    def _fit_ensemble(self, X, y, X_unlabeled) -> "VoxelClassifier":
+        self.parts_ = self._parts()
+        for name, part in self.parts_.items():
+            print(f"ensemble: fitting the {name} member", flush=True)
+            part.fit(X, y, X_unlabeled)
+        self.grid_size_ = self.parts_["cnn"].grid_size_
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities (columns: sorted classes); featurizer methods need ``probability=True``."""
+        from fewlabel.voxel.pose import normalize_poses
+
+        if self.method == "ensemble":
+            p = {name: part.predict_proba(X) for name, part in self.parts_.items()}
+            return self.cnn_weight * p["cnn"] + (1 - self.cnn_weight) * p[self.ensemble_with]
+        X = normalize_poses(check_grids(X, n=self.grid_size_), self.pose)
+        if self.method == "cnn":
+            return self.cnn_.predict_proba(X)
+        if not hasattr(self, "calibrated_"):
+            raise InputError(None, f"this {self.method} model was fit without probability=True")
+        return self.calibrated_.predict_proba(self.featurizer_.transform(X))
+
+    @property
+    def classes_(self) -> np.ndarray:
+        if self.method == "ensemble":
+            return self.parts_["cnn"].classes_
+        return self.cnn_.classes_ if self.method == "cnn" else self.svm_.classes_
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Features of ``X`` (featurizer methods only)."""
         from fewlabel.voxel.pose import normalize_poses
 
-        if self.method == "cnn":
-            raise InputError(None, "the cnn method has no separate features")
+        if self.method in ("cnn", "ensemble"):
+            raise InputError(None, f"the {self.method} method has no separate features")
         X = check_grids(X, n=self.grid_size_)
         return self.featurizer_.transform(normalize_poses(X, self.pose))
 
@@ -155,6 +237,8 @@ class VoxelClassifier:
         """Class labels of ``X``."""
         from fewlabel.voxel.pose import normalize_poses
 
+        if self.method == "ensemble":
+            return self.classes_[self.predict_proba(X).argmax(1)]
         X = normalize_poses(check_grids(X, n=self.grid_size_), self.pose)
         if self.method == "cnn":
             return self.cnn_.predict(X)
@@ -163,6 +247,8 @@ class VoxelClassifier:
     @property
     def best_params_(self) -> dict:
         """The SVM hyperparameters chosen by grid search (empty for cnn)."""
+        if self.method == "ensemble" and hasattr(self, "parts_"):
+            return self.parts_[self.ensemble_with].best_params_
         return dict(getattr(getattr(self, "svm_", None), "best_params_", {}) or {})
 
     def save(self, folder: str | os.PathLike) -> Path:
@@ -176,8 +262,12 @@ class VoxelClassifier:
         folder.mkdir(parents=True, exist_ok=True)
         meta = {"method": self.method, "n_components": self.n_components, "seed": self.seed,
                 "grid_size": self.grid_size_, "pose": self.pose, "rotations": self.rotations,
-                "symmetry": self.symmetry, "options": self.options}
-        if self.method == "cnn":
+                "symmetry": self.symmetry, "probability": self.probability, "options": self.options}
+        if self.method == "ensemble":
+            meta["options"] = {**self.options, "ensemble_with": self.ensemble_with, "cnn_weight": self.cnn_weight}
+            for name, part in self.parts_.items():
+                part.save(folder / f"part_{name}")
+        elif self.method == "cnn":
             save_checkpoint(folder / "cnn.pt", "voxel", self.cnn_.config(), self.cnn_.model_.state_dict())
         else:
             if self.method in ("fae", "cae"):
@@ -188,6 +278,9 @@ class VoxelClassifier:
                     joblib.dump(self.featurizer_, tmp)
             with atomic_path(folder / "svm.joblib") as tmp:
                 joblib.dump(self.svm_, tmp)
+            if hasattr(self, "calibrated_"):
+                with atomic_path(folder / "calibrated_svm.joblib") as tmp:
+                    joblib.dump(self.calibrated_, tmp)
             meta["svm_best_params"] = self.best_params_
         write_text_atomic(folder / "model.json", json.dumps(meta, indent=2, default=str) + "\n")
         return folder
@@ -210,8 +303,11 @@ class VoxelClassifier:
             raise InputError(meta_path, "corrupt model.json") from None
         model = cls(method, meta.get("n_components", 64), meta.get("seed", 0), pose=meta.get("pose", "none"),
                     rotations=meta.get("rotations", 0), symmetry=meta.get("symmetry", "z"),
-                    **meta.get("options", {}))
+                    probability=meta.get("probability", False), **meta.get("options", {}))
         model.grid_size_ = int(meta["grid_size"])
+        if method == "ensemble":
+            model.parts_ = {name: cls.load(folder / f"part_{name}") for name in (model.ensemble_with, "cnn")}
+            return model
         if method == "cnn":
             from fewlabel.voxel.cnn import SemiSupervisedCNN
 
@@ -226,6 +322,8 @@ class VoxelClassifier:
         else:
             model.featurizer_ = _load_joblib(folder / "featurizer.joblib")
         model.svm_ = _load_joblib(folder / "svm.joblib")
+        if model.probability:
+            model.calibrated_ = _load_joblib(folder / "calibrated_svm.joblib")
         return model
 
 

@@ -110,12 +110,14 @@ def load_dataset(name: str, n_labeled: int, n_unlabeled: int, seed: int = 0, n_t
 
 
 def run_one(split: Split, method: str, seed: int = 0, n_unlabeled: int | None = None, n_components: int = 64,
-            device: str = "cpu", options: dict | None = None, rotations: int = 4) -> dict:
+            device: str = "cpu", options: dict | None = None, rotations: int = 4,
+            return_proba: bool = False) -> dict:
     """Fit ``method`` on the split (first ``n_unlabeled`` unlabeled grids) and score it on the test set.
 
     Featurizer methods use the split's pose and, where its structures vary by a continuous
     rotation, ``rotations`` randomly rotated copies of every training grid; the CNN uses the
     split's symmetry group for its on-the-fly augmentation. ``options`` override either.
+    ``return_proba``: also return the CNN's test-set class probabilities (``proba_test``).
     """
     from fewlabel.voxel.classify import VoxelClassifier
     from fewlabel.voxel.pose import normalize_poses
@@ -123,9 +125,9 @@ def run_one(split: Split, method: str, seed: int = 0, n_unlabeled: int | None = 
     Xu = split.X_unlabeled if n_unlabeled is None else split.X_unlabeled[:n_unlabeled]
     t0 = time.perf_counter()
     options = dict(options or {})
-    if method == "cnn":
+    if method in ("cnn", "ensemble"):
         options.setdefault("axes", split.symmetry)
-    else:
+    if method != "cnn":
         options.setdefault("pose", split.pose)
         if split.nuisance_rotation is not None:
             options.setdefault("rotations", rotations)
@@ -135,11 +137,17 @@ def run_one(split: Split, method: str, seed: int = 0, n_unlabeled: int | None = 
     fit_s = time.perf_counter() - t0
     pred = model.predict(split.X_test)
     extra = {}
+    if method == "ensemble":  # each member's own test accuracy
+        for name, part in model.parts_.items():
+            extra[f"accuracy_{name}_member"] = float(np.mean(part.predict(split.X_test) == split.y_test))
     if method == "cnn":  # test accuracy with one view and with the test-time views (the fit chose one)
         cnn = model.cnn_
         Xt = normalize_poses(split.X_test, model.pose)
         for key, views in (("accuracy_single_view", False), ("accuracy_tta", True)):
-            extra[key] = float(np.mean(cnn.classes_[cnn._proba(Xt, views=views).argmax(1)] == split.y_test))
+            proba = cnn._proba(Xt, views=views)
+            extra[key] = float(np.mean(cnn.classes_[proba.argmax(1)] == split.y_test))
+            if return_proba and views == cnn.tta_:
+                extra["proba_test"] = proba
         extra.update(tta_chosen=cnn.tta_, tta_validation=cnn.tta_validation_, best_epoch=cnn.best_epoch_,
                      pseudo_labeled=getattr(cnn, "pseudo_labeled_", None))
     return {"method": method, "seed": seed, "n_labeled": len(split.X_labeled), "n_unlabeled": len(Xu),
