@@ -156,3 +156,18 @@ def test_cli_extract_without_model_uses_the_general_picker(shipped, mic_dir, tmp
     picks = read_picks(tmp_path / "picks.tsv")
     assert set(picks.image_name) == {"m0", "m1", "m2"} and picks["score"].notna().all()
     assert "zero labels" in stdout
+
+
+def test_cli_train_fine_tuning_options_reach_the_config(shipped, mic_dir, tmp_path, cli_runner):
+    from fewlabel.checkpoint import load_checkpoint
+
+    base = ["pick", "train", "--micrographs", mic_dir / "mics", "--picks", mic_dir / "labeled.tsv", "--radius", "2",
+            "--expected", "8", "--epochs", "2", "--steps-per-epoch", "2"]
+    code, stdout, err = cli_runner(*base, "--lr", "2e-4", "--pseudo-labels", "0.5", "--freeze-epochs", "1",
+                                   "-o", tmp_path / "p.pt")
+    assert code == 0, err
+    cfg = load_checkpoint(tmp_path / "p.pt", "pick")["config"]
+    assert (cfg["lr"], cfg["pseudo_labels"], cfg["freeze_epochs"]) == (2e-4, 0.5, 1)
+    assert "pseudo-labels: the starting model's top" in stdout
+    code, _, err = cli_runner(*base, "--no-pretrained", "--pseudo-labels", "0.5", "-o", tmp_path / "q.pt")
+    assert code == 2 and "starting weights" in err

@@ -71,7 +71,16 @@ def _torch_setup(device: str) -> str:
 @click.option("--normalize", type=click.Choice(["robust", "gmm", "none"]), default="robust", show_default=True)
 @click.option("--max-micrographs", type=int, default=200, show_default=True,
               help="Use at most this many micrographs (all labeled ones first, then a seeded sample).")
-@click.option("--lr", type=float, default=5e-4, show_default=True, help="Adam learning rate.")
+@click.option("--lr", type=float, default=None,
+              help="Adam learning rate [default: 5e-4 from random weights; from the general picker see "
+                   "fewlabel.pick.train.FINE_TUNE].")
+@click.option("--pseudo-labels", type=float, default=None, metavar="FRACTION",
+              help="Add the starting model's top picks on the training micrographs as positives, this fraction of "
+                   "the expected particle count [default: from the general picker see fewlabel.pick.train.FINE_TUNE; "
+                   "0 from random weights].")
+@click.option("--freeze-epochs", type=int, default=None,
+              help="Epochs at the start that train only the classifier on the general picker's frozen features "
+                   "[default: see fewlabel.pick.train.FINE_TUNE; 0 from random weights].")
 @click.option("--no-augment", is_flag=True, help="Turn off random flips/transpositions of training tiles.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
@@ -82,7 +91,7 @@ def _torch_setup(device: str) -> str:
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Model file (.pt).")
 def train(micrographs, picks_path, radius, expected, pi, downsample, objective, autoencoder, model_name,
           units, epochs, steps_per_epoch, particle_radius, validation_fraction, normalize, max_micrographs, lr,
-          no_augment, seed, device, pretrained, resume, output):
+          pseudo_labels, freeze_epochs, no_augment, seed, device, pretrained, resume, output):
     """Train a picker from labeled positives and unlabeled micrographs."""
     import numpy as np
     import torch
@@ -137,7 +146,8 @@ def train(micrographs, picks_path, radius, expected, pi, downsample, objective, 
     click.echo(f"pi = {pi:.4g}" + (f" (from --expected {expected:g} and --radius {radius:g})" if expected else ""))
     config = TrainConfig(radius=radius, pi=pi, downsample=factor, normalize=normalize, model=model_name, units=units,
                          objective=objective, autoencoder=autoencoder, epochs=epochs,
-                         steps_per_epoch=steps_per_epoch, lr=lr, augment=not no_augment, nms_radius=particle_radius, seed=seed,
+                         steps_per_epoch=steps_per_epoch, lr=lr, pseudo_labels=pseudo_labels,
+                         freeze_epochs=freeze_epochs, augment=not no_augment, nms_radius=particle_radius, seed=seed,
                          init=init, extra={"expected": expected, "micrographs": str(micrographs), "picks": str(picks_path)})
     if validation_fraction is None:
         validation_fraction = default_validation_fraction(len(labeled_ds))

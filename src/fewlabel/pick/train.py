@@ -282,6 +282,9 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
         save_checkpoint(output, KIND, full_config, model.state_dict(),
                         {"epoch": epoch, "validation_auprc": score, "history": history})
 
+    if init_state is not None:
+        log(f"fine-tuning from {config.init}: lr {config.lr:g}, pseudo-labels {config.pseudo_labels:g} x expected "
+            f"count, trunk frozen for {config.freeze_epochs} epoch(s)")
     log(f"training {config.model} (receptive field {rf} px at /{ds}) with {config.objective}, pi={config.pi:.4g}, "
         f"{len(train_idx)} training / {len(validation)} validation micrographs, "
         f"{int(sum(m.sum() for m in masks))} positive pixels")
