@@ -16,6 +16,8 @@ Methods:
   the set are classified, the held-out half is scored;
 - ``mra-s16`` / ``mra-i64``: MRA with a stronger low-pass in the search (16 px instead of 24) / 64
   search starts instead of 16 (SNR 0.03 study);
+- ``oracle``: NOT a method, the ceiling of reference-based assignment: each particle assigned to the
+  best-correlating of the TRUE classes' aligned averages (up to 200 labeled-half particles each, 48 px);
 - ``mra-profile``: k-means on the MRA class-correlation profile (each particle's best correlation with
   every MRA reference, ``mra.mra_profile``) instead of MRA's own argmax assignment;
 - ``supervised`` / ``self-supervised``: the triplet embedding network (``classify2d train``, on raw
@@ -43,7 +45,9 @@ construction (it trains on 1hvr's MRA classes).
         --methods mra,mra-profile,supervised-aligned,mra-net,mra-net+profile --tag _aligned
     # issue #4: SNR 0.03 against the number of particles per class
     python benchmarks/bench_classify2d.py --snrs 0.03 --datasets views --seeds 0 --n-per-class 100,300,1000 \
-        --methods pca,polar,mra,mra-s16,mra-i64 --tag _snr0.03_curve
+        --methods pca,polar,mra --tag _snr0.03_curve
+    python benchmarks/bench_classify2d.py --snrs 0.03 --datasets views --seeds 0 --n-per-class 100,300,1000 \
+        --methods oracle,mra-s16 --tag _snr0.03_variants
 
 Writes benchmarks/results/classify2d<tag>.json and .md (rows, then mean +- sd over seeds).
 """
@@ -125,6 +129,18 @@ def mra_aligned(flipped: np.ndarray, k: int, args, seed: int, **kw):
     labels, refs = mra_classify(flipped, k, size=args.mra_size, seed=seed, **kw)
     profile, aligned = mra_profile(flipped, refs)
     return labels, profile, aligned
+
+
+def oracle_labels(flipped: np.ndarray, y: np.ndarray, train_idx: np.ndarray, args, members: int = 200):
+    """Best-correlating true-class reference for every particle; references = aligned averages of up to
+    ``members`` particles of each class from the labeled half (the ceiling of MRA's assignment step)."""
+    from fewlabel.classify2d.cluster import class_average
+    from fewlabel.classify2d.mra import _prepare
+
+    x = _prepare(flipped, args.mra_size)
+    refs = np.stack([class_average(x[train_idx[y[train_idx] == c][:members]], n_iter=3, n_angles=36)
+                     for c in np.unique(y)])
+    return np.argmax(mra_profile(flipped, refs)[0], axis=1)
 
 
 def multi_molecule_set(held_out: str, snr: str, args, seed: int, n_views: int = 8, n_per_class: int = 40):
@@ -249,6 +265,10 @@ def main() -> None:
             pred = mra_classify(flipped, k, size=args.mra_size, seed=seed, **MRA_VARIANTS[name])[0]
             record(label, snr, name, seed, cluster_scores(y[te], pred[te]), time.time() - t0,
                    ", ".join(f"{a}={v}" for a, v in MRA_VARIANTS[name].items()))
+        if "oracle" in methods:
+            t0 = time.time()
+            record(label, snr, "oracle", seed, cluster_scores(y[te], oracle_labels(flipped, y, tr, args)[te]),
+                   time.time() - t0, "NOT a method: true-class references (ceiling of the assignment)")
         if any(m in methods for m in ("mra", "mra-profile") + ALIGNED):
             t0 = time.time()
             mra_labels, profile, aligned = mra_aligned(flipped, k, args, seed)
