@@ -12,5 +12,7 @@ Modules, one job each:
 - :mod:`.features`: classical baselines (raw-pixel PCA, rotation-invariant polar-Fourier features).
 - :mod:`.ctf`: per-particle CTF phase flipping from the stack's defocus metadata.
 - :mod:`.mra`: reference-based classification by multi-reference alignment (no network, no labels);
-  the strongest method on noisy view classes (benchmarks/results/classify2d.md).
+  the strongest method on noisy view classes (benchmarks/results/classify2d.md); ``mra_profile`` aligns
+  particles onto MRA references, so a network can train on rotation-normalised particles
+  (``train_embedding(references=...)``, CLI ``train --align``; benchmarks/results/classify2d_aligned.md).
 """
