@@ -72,3 +72,15 @@ def test_cli_train_align_then_embed(cli_runner, noisy_stack, tmp_path):
     assert code == 2 and "in-process" in err
     code, out, err = cli_runner("classify2d", "train", "--particles", path, "--align", "-o", tmp_path / "x.pt")
     assert code == 2 and "--align needs" in err
+
+
+def test_cli_train_align_with_labels_uses_as_many_references_as_classes(cli_runner, noisy_stack, tmp_path):
+    path, y = noisy_stack
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"index": np.arange(len(y)), "label": y}).to_csv(labels, index=False)
+    code, out, err = cli_runner("classify2d", "train", "--particles", path, "--labels", labels, "--align",
+                                "--mra-size", 16, "--epochs", 1, "--dim", 8, "--width", 4, "--batch-size", 8,
+                                "--device", "cpu", "-o", tmp_path / "m.pt")
+    assert code == 0, err
+    cfg = json.loads((tmp_path / "m.pt.json").read_text())["config"]
+    assert cfg["model"]["references"] == 4 and cfg["train"]["augment"]["rotate"] is False
