@@ -45,7 +45,7 @@ SETTINGS = {
     "modelnet10_all": dict(dataset="modelnet10", n_labeled=0, n_unlabeled=0),
     "modelnet10_10pct": dict(dataset="modelnet10", n_labeled=399, n_unlabeled=-1),
 }
-METHODS = ("pca", "kmeans", "fae", "cae", "cnn")
+METHODS = ("pca", "kmeans", "fae", "cae", "cnn", "ensemble")
 # CNN options per setting (on top of --epochs-cnn / --batch-cnn; augmentation group from the data set:
 # geometries all 90-degree turns, clathrin quarter turns about z, ModelNet10 x/y mirrors only)
 # geometries: the strided default net does not learn this set (loss stays at ln 3, 49% test; objects are small,
@@ -58,7 +58,7 @@ TARGETS = {"geometries": 0.99, "modelnet10_all": 0.90, "modelnet10_10pct": 0.85}
 
 def _job(setting: str, method: str, seed: int, epochs_ae: int, epochs_cnn: int, threads: int,
          batch_cnn: int = 32, lr_cnn: float = 1e-3, cnn_extra: dict | None = None,
-         proba_dir: str | None = None) -> dict:
+         proba_dir: str | None = None, ensemble_cnn_proba: str | None = None) -> dict:
     """Run one (setting, method, seed) in this (fresh) process; return accuracy, times, peak RSS."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch
@@ -69,10 +69,15 @@ def _job(setting: str, method: str, seed: int, epochs_ae: int, epochs_cnn: int, 
     cfg = dict(SETTINGS[setting])
     t0 = time.perf_counter()
     split = load_dataset(cfg.pop("dataset"), seed=seed, **cfg)
-    opts = {"fae": {"epochs": epochs_ae}, "cae": {"epochs": epochs_ae},
-            "cnn": {"epochs": epochs_cnn, "batch_size": batch_cnn, "lr": lr_cnn,
-                    **CNN_OPTIONS.get(setting, {}), **(cnn_extra or {})}}.get(method, {})
-    r = run_one(split, method, seed=seed, options=opts, return_proba=proba_dir is not None)
+    cnn_opts = {"epochs": epochs_cnn, "batch_size": batch_cnn, "lr": lr_cnn,
+                **CNN_OPTIONS.get(setting, {}), **(cnn_extra or {})}
+    opts = {"fae": {"epochs": epochs_ae}, "cae": {"epochs": epochs_ae}, "cnn": cnn_opts,
+            "ensemble": cnn_opts}.get(method, {})  # ensemble: the CNN's options; k-means + SVM as in "kmeans"
+    saved = None if ensemble_cnn_proba is None else Path(ensemble_cnn_proba) / f"{setting}_cnn_seed{seed}.npz"
+    if method == "ensemble" and saved is not None and saved.exists():
+        r = _ensemble_from_saved_cnn(split, saved, seed, opts, cnn_weight=float(opts.get("cnn_weight", 0.5)))
+    else:
+        r = run_one(split, method, seed=seed, options=opts, return_proba=proba_dir is not None)
     if proba_dir is not None and "proba_test" in r:  # for ensembles / later analysis (not committed)
         Path(proba_dir).mkdir(parents=True, exist_ok=True)
         np.savez(Path(proba_dir) / f"{setting}_{method}_seed{seed}.npz", proba=r["proba_test"], y_test=split.y_test)
@@ -80,11 +85,34 @@ def _job(setting: str, method: str, seed: int, epochs_ae: int, epochs_cnn: int, 
             "n_unlabeled": r["n_unlabeled"], "n_test": len(split.y_test), "accuracy": r["accuracy"],
             "fit_s": r["fit_s"], "wall_s": time.perf_counter() - t0, "svm_params": r["params"],
             "epochs": opts.get("epochs"), "pose": r["pose"], "rotations": r["rotations"],
-            "cnn_options": opts if method == "cnn" else None, "threads": threads,
+            "cnn_options": opts if method in ("cnn", "ensemble") else None, "threads": threads,
             **{k: r[k] for k in ("accuracy_single_view", "accuracy_tta", "tta_chosen", "tta_validation",
-                                 "best_epoch", "pseudo_labeled") if k in r},
+                                 "best_epoch", "pseudo_labeled", "accuracy_cnn_member",
+                                 "accuracy_kmeans_member", "cnn_member_from") if k in r},
             "load_avg_1min_end": os.getloadavg()[0],
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _ensemble_from_saved_cnn(split, saved: Path, seed: int, cnn_opts: dict, cnn_weight: float = 0.5) -> dict:
+    """The ``ensemble`` method without training its CNN again: the CNN member's test probabilities
+    come from the cnn row of the same setting and seed (``--save-proba``; same split and seed, so
+    the same network as ``VoxelClassifier("ensemble")`` would train on CPU), the k-means + SVM
+    member (calibrated probabilities, the data set's pose) is fit here."""
+    from fewlabel.voxel.classify import VoxelClassifier
+
+    data = np.load(saved)
+    if not np.array_equal(data["y_test"], split.y_test):
+        raise SystemExit(f"{saved}: test labels differ from this split")
+    t0 = time.perf_counter()
+    svm = VoxelClassifier("kmeans", n_components=64, seed=seed, pose=split.pose, probability=True)
+    svm.fit(split.X_labeled, split.y_labeled, split.X_unlabeled)
+    p_svm, p_cnn = svm.predict_proba(split.X_test), data["proba"]
+    proba = cnn_weight * p_cnn + (1 - cnn_weight) * p_svm
+    acc = lambda p: float(np.mean(svm.classes_[p.argmax(1)] == split.y_test))  # noqa: E731
+    return {"n_labeled": len(split.X_labeled), "n_unlabeled": len(split.X_unlabeled), "accuracy": acc(proba),
+            "fit_s": time.perf_counter() - t0, "params": svm.best_params_, "pose": svm.pose, "rotations": 0,
+            "accuracy_cnn_member": acc(p_cnn), "accuracy_kmeans_member": acc(p_svm),
+            "cnn_member_from": str(saved.name)}
 
 
 def main(argv=None) -> int:
@@ -105,6 +133,9 @@ def main(argv=None) -> int:
                          "parallel) into this tag's results, replacing runs with the same setting/method/seed")
     ap.add_argument("--save-proba", default=None, metavar="DIR",
                     help="write each CNN run's test-set class probabilities to DIR/<setting>_cnn_seed<N>.npz")
+    ap.add_argument("--ensemble-cnn-proba", default=None, metavar="DIR",
+                    help="ensemble rows: take the CNN member's test probabilities from DIR (written by --save-proba "
+                         "for the same setting and seed) and fit only the k-means + SVM member")
     ap.add_argument("--rerun", action="store_true",
                     help="replace the stored runs of the selected settings/methods/seeds instead of skipping them")
     args = ap.parse_args(argv)
@@ -134,7 +165,8 @@ def main(argv=None) -> int:
                     continue  # resumable: finished jobs are kept in the JSON
                 with ctx.Pool(1) as pool:
                     r = pool.apply(_job, (setting, method, seed, args.epochs_ae, args.epochs_cnn, args.threads,
-                                          args.batch_cnn, args.lr_cnn, extra, args.save_proba))
+                                          args.batch_cnn, args.lr_cnn, extra, args.save_proba,
+                                          args.ensemble_cnn_proba))
                 print(f"{setting:17s} {method:6s} seed {seed}: acc {100 * r['accuracy']:.2f}%  "
                       f"fit {r['fit_s']:.0f} s  peak {r['peak_mb']:.0f} MB", flush=True)
                 rows.append(r)
@@ -166,6 +198,10 @@ def _summary(rows: list[dict]) -> list[dict]:
             out[-1].update(accuracy_single_view_mean=float(np.mean([r["accuracy_single_view"] for r in rs])),
                            accuracy_tta_mean=float(np.mean([r["accuracy_tta"] for r in rs])),
                            tta_chosen=[r["tta_chosen"] for r in rs])
+        if all("accuracy_cnn_member" in r for r in rs):  # ensemble rows: each member alone
+            out[-1].update(cnn_member_mean=float(np.mean([r["accuracy_cnn_member"] for r in rs])),
+                           kmeans_member_mean=float(np.mean([r["accuracy_kmeans_member"] for r in rs])),
+                           cnn_member_from=sorted({r.get("cnn_member_from", "trained in the run") for r in rs}))
     return out
 
 
@@ -219,6 +255,12 @@ def _markdown(rows: list[dict], args) -> str:
                       f"{s['setting']} {100 * s['accuracy_single_view_mean']:.2f} / {100 * s['accuracy_tta_mean']:.2f}"
                       f" (chosen: {', '.join('tta' if c else 'single' for c in s['tta_chosen'])})" for s in tta)
                   + "."]
+    ens = [s for s in _summary(rows) if "cnn_member_mean" in s]
+    if ens:
+        lines += ["", "Ensemble rows (CNN and k-means + SVM class probabilities averaged, weight 0.5), each member "
+                  "alone on the same seeds: " + "; ".join(
+                      f"{s['setting']} cnn {100 * s['cnn_member_mean']:.2f}, kmeans {100 * s['kmeans_member_mean']:.2f}"
+                      f" (CNN member: {', '.join(s['cnn_member_from'])})" for s in ens) + "."]
     few = [s for s in _summary(rows) if s["seeds"] < 3]
     if few:
         lines += ["", "Rows with fewer than 3 seeds (CPU budget on the shared 2-core machine): "

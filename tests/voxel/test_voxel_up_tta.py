@@ -118,3 +118,18 @@ def test_cli_fit_up_and_predict_with_tta_switch(tmp_path, cli_runner, upright):
     code, _, err = cli_runner("voxel", "predict", "--model", tmp_path / "p", "--grids", g, "--tta", "on",
                               "-o", tmp_path / "pp.csv")
     assert code == 2 and "cnn" in err and len(err.strip().splitlines()) == 1
+
+
+def test_jitter_turns_slightly_about_up_and_adds_turned_test_views():
+    x = torch.cat([_chair()] * 4)
+    plain = augment(x, torch.Generator().manual_seed(1), axes="mirror")
+    jit = augment(x, torch.Generator().manual_seed(1), axes="mirror", jitter=15.0)
+    assert not torch.equal(plain, jit)
+    assert torch.equal(jit, augment(x, torch.Generator().manual_seed(1), axes="mirror", jitter=15.0))
+    # a small turn about up keeps each height's occupancy close
+    before, after = x.sum(dim=(1, 2, 3)), jit.sum(dim=(1, 2, 3))
+    assert torch.all((after - before).abs() <= 0.25 * before + 2)
+    views = _symmetries(x[:1], "mirror", jitter=10.0)
+    assert len(views) == 12 and len(_symmetries(None, "mirror", jitter=10.0)) == 12
+    assert torch.equal(views[0], x[:1])  # the unturned views come first
+    assert torch.equal(views[4], rotate_up(x[:1], -5.0))

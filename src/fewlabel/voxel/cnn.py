@@ -64,7 +64,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                  arch: str = "strided", label_smoothing: float = 0.1, class_balance: float = 0.0,
                  unlabeled_ratio: int = 1, threshold: float = 0.9, lambda_u: float = 1.0,
                  min_steps_per_epoch: int = 20, axes: str = "z", shift: int = 2, tta: bool | str = "auto",
-                 up_views: int = 12,
+                 up_views: int = 12, jitter: float = 0.0,
                  semi: str = "fixmatch", val_fraction: float = 0.1, patience: int = 8, seed: int = 0, device: str = "cpu",
                  checkpoint: str | None = None, resume: bool = False):
         self.epochs = epochs
@@ -82,6 +82,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         self.shift = shift
         self.tta = tta
         self.up_views = up_views
+        self.jitter = jitter
         self.semi = semi
         self.val_fraction = val_fraction
         self.patience = patience
@@ -172,7 +173,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         if self.tta == "auto":
             self.tta_ = views >= single
         print(f"validation accuracy: single view {100 * single:.1f}%, averaged over "
-              f"{len(_symmetries(None, self.axes, self.up_views))} views {100 * views:.1f}% -> test-time "
+              f"{len(_symmetries(None, self.axes, self.up_views, self.jitter))} views {100 * views:.1f}% -> test-time "
               f"averaging {'on' if self.tta_ else 'off'}", flush=True)
         return self
 
@@ -223,7 +224,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
             for step in tqdm(range(steps), desc=f"cnn epoch {epoch + 1}/{self.epochs}", leave=False, disable=None):
                 idx = np.sort(lab_order[step * self.batch_size:(step + 1) * self.batch_size])
                 xl = augment(to_tensor(Xtr[idx]), gen, axes=self.axes, shift=self.shift,
-                             up_views=self.up_views).to(dev)
+                             up_views=self.up_views, jitter=self.jitter).to(dev)
                 yl = yt[idx].to(dev)
                 loss_u = torch.zeros((), device=dev)
                 mask_rate = 0.0
@@ -232,14 +233,14 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                     xu = to_tensor(X_unlabeled[uidx])
                     with torch.no_grad():
                         self.model_.eval()
-                        weak = augment(xu, gen, axes=self.axes, up_views=self.up_views)
+                        weak = augment(xu, gen, axes=self.axes, up_views=self.up_views, jitter=self.jitter)
                         probs = torch.softmax(self.model_(weak.to(dev)), 1)
                         self.model_.train()
                     conf, pseudo = probs.max(1)
                     mask = (conf >= self.threshold).float()
                     mask_rate = float(mask.mean())
                     strong = augment(xu, gen, strong=True, axes=self.axes, shift=self.shift,
-                                     up_views=self.up_views).to(dev)
+                                     up_views=self.up_views, jitter=self.jitter).to(dev)
                     logits = self.model_(torch.cat([xl, strong]))
                     loss_s = ce(logits[: len(idx)], yl)
                     per = nn.functional.cross_entropy(logits[len(idx):], pseudo, reduction="none")
@@ -295,7 +296,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         with torch.no_grad():
             for idx in batches(len(X), 128):
                 x = to_tensor(X[idx])
-                xs = _symmetries(x, self.axes, self.up_views) if views else [x]
+                xs = _symmetries(x, self.axes, self.up_views, self.jitter) if views else [x]
                 out.append(torch.stack([torch.softmax(self.model_(v), 1) for v in xs]).mean(0).numpy())
         return np.concatenate(out)
 
@@ -322,10 +323,19 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
 AXES = ("z", "up", "all", "mirror")
 
 
-def _symmetries(x, axes: str, up_views: int = 12):
+def _symmetries(x, axes: str, up_views: int = 12, jitter: float = 0.0):
     """The views averaged at test time: 8 rotations/flips about z, ``up_views`` rotations about the up
-    axis times an x mirror (``up``), x/y mirrors, or 4 flips (``all``). ``x=None`` gives a list of the
+    axis times an x mirror (``up``), x/y mirrors, or 4 flips (``all``); with ``jitter`` (z, mirror)
+    each also turned by -jitter/2 and +jitter/2 about the up axis. ``x=None`` gives a list of the
     right length (for messages)."""
+    if jitter > 0 and axes in ("z", "mirror"):
+        if x is None:
+            return [None] * 3 * len(_symmetries(None, axes))
+        from fewlabel.voxel.nets import rotate_up
+
+        binary = bool(((x == 0) | (x == 1)).all())
+        return [v for a in (0.0, -jitter / 2, jitter / 2)
+                for v in _symmetries(x if a == 0 else rotate_up(x, a, binary=binary), axes)]
     if x is None:
         return [None] * {"z": 8, "up": 2 * up_views, "mirror": 4}.get(axes, 4)
     if axes == "up":

@@ -57,7 +57,7 @@ def up_angles(views: int) -> list[float]:
 
 
 def augment(x: torch.Tensor, gen: torch.Generator, strong: bool = False, axes: str = "z",
-            shift: int = 0, up_views: int = 12) -> torch.Tensor:
+            shift: int = 0, up_views: int = 12, jitter: float = 0.0) -> torch.Tensor:
     """Random symmetry of each grid in a batch (b, 1, n, n, n).
 
     ``axes="z"``: 90-degree rotations about the last (z/up/optical) axis and an x flip (8
@@ -67,13 +67,19 @@ def augment(x: torch.Tensor, gen: torch.Generator, strong: bool = False, axes: s
     ``axes="all"``: any 90-degree rotation of the cube and flips (48 elements);
     ``axes="mirror"``: only x and y mirror flips (4 elements; for aligned data such as ModelNet10,
     where a quarter turn changes the object's canonical view).
+    ``jitter`` > 0 (groups that keep the up axis: z, up, mirror) adds a small random rotation about
+    the up axis, uniform in +-jitter degrees (keeps an aligned data set's canonical orientation).
     ``shift`` > 0 adds a random (circular) shift of up to that many voxels per axis; ``strong``
     shifts by up to ``max(shift, 2)`` voxels and drops 10% of the voxels.
     """
+    angles = torch.zeros(x.shape[0], dtype=torch.float64)
     if axes == "up":
-        angles = torch.tensor(up_angles(up_views))[torch.randint(up_views, (x.shape[0],), generator=gen)]
-        binary = bool(((x == 0) | (x == 1)).all())
-        x = rotate_up(x, angles, binary=binary)
+        angles += torch.tensor(up_angles(up_views), dtype=torch.float64)[
+            torch.randint(up_views, (x.shape[0],), generator=gen)]
+    if jitter > 0 and axes != "all":
+        angles += (2 * torch.rand(x.shape[0], generator=gen, dtype=torch.float64) - 1) * jitter
+    if axes == "up" or (jitter > 0 and axes != "all"):
+        x = rotate_up(x, angles, binary=bool(((x == 0) | (x == 1)).all()))
     out = []
     for i in range(x.shape[0]):
         g = x[i]
