@@ -88,7 +88,8 @@ def _job(setting: str, method: str, seed: int, epochs_ae: int, epochs_cnn: int, 
             "cnn_options": opts if method in ("cnn", "ensemble") else None, "threads": threads,
             **{k: r[k] for k in ("accuracy_single_view", "accuracy_tta", "tta_chosen", "tta_validation",
                                  "best_epoch", "pseudo_labeled", "accuracy_cnn_member",
-                                 "accuracy_kmeans_member", "cnn_member_from") if k in r},
+                                 "accuracy_kmeans_member", "accuracy_kmeans_svm_predict",
+                                 "cnn_member_from") if k in r},
             "load_avg_1min_end": os.getloadavg()[0],
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
@@ -112,6 +113,7 @@ def _ensemble_from_saved_cnn(split, saved: Path, seed: int, cnn_opts: dict, cnn_
     return {"n_labeled": len(split.X_labeled), "n_unlabeled": len(split.X_unlabeled), "accuracy": acc(proba),
             "fit_s": time.perf_counter() - t0, "params": svm.best_params_, "pose": svm.pose, "rotations": 0,
             "accuracy_cnn_member": acc(p_cnn), "accuracy_kmeans_member": acc(p_svm),
+            "accuracy_kmeans_svm_predict": float(np.mean(svm.predict(split.X_test) == split.y_test)),
             "cnn_member_from": str(saved.name)}
 
 
