@@ -47,7 +47,8 @@ SETTINGS = {
 }
 METHODS = ("pca", "kmeans", "fae", "cae", "cnn", "ensemble")
 # CNN options per setting (on top of --epochs-cnn / --batch-cnn; augmentation group from the data set:
-# geometries all 90-degree turns, clathrin quarter turns about z, ModelNet10 x/y mirrors only)
+# geometries all 90-degree turns, clathrin quarter turns about z, ModelNet10 x/y mirrors only: 12 turns about
+# its up axis (--cnn-option 'axes="up"') or a +-15 degree jitter ('jitter=15') scored lower, voxel_up_*, voxel_jitter_all)
 # geometries: the strided default net does not learn this set (loss stays at ln 3, 49% test; objects are small,
 # of random size, in additive noise); the original VoxNet-style net on the canonical pose the featurizers use does
 CNN_OPTIONS = {"geometries": {"arch": "voxnet", "pose": "scale"},
@@ -138,6 +139,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ensemble-cnn-proba", default=None, metavar="DIR",
                     help="ensemble rows: take the CNN member's test probabilities from DIR (written by --save-proba "
                          "for the same setting and seed) and fit only the k-means + SVM member")
+    ap.add_argument("--note", action="append", default=[], metavar="TEXT",
+                    help="add a paragraph under the table (kept in the JSON's notes for later runs)")
     ap.add_argument("--rerun", action="store_true",
                     help="replace the stored runs of the selected settings/methods/seeds instead of skipping them")
     args = ap.parse_args(argv)
@@ -146,7 +149,9 @@ def main(argv=None) -> int:
     stem = "voxel" + (f"_{tag}" if tag else "")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out_json = RESULTS / f"{stem}.json"
-    rows = json.loads(out_json.read_text())["runs"] if out_json.exists() else []
+    stored = json.loads(out_json.read_text()) if out_json.exists() else {}
+    rows = stored.get("runs", [])
+    args.notes = stored.get("notes", []) + list(args.note)  # kept across runs, rendered under the table
     for part in args.merge:
         new = json.loads((RESULTS / f"voxel_{part}.json").read_text())["runs"]
         keys = {(r["setting"], r["method"], r["seed"]) for r in new}
@@ -270,6 +275,8 @@ def _markdown(rows: list[dict], args) -> str:
                   "A fresh 3-seed table of every row comes from the same script (about 4 core-hours): "
                   "`python benchmarks/bench_voxel.py --tag full3 --seeds 3 --threads 1 --epochs-cnn 24 "
                   "--epochs-ae 20`."]
+    for note in getattr(args, "notes", []):
+        lines += ["", note]
     return "\n".join(lines) + "\n"
 
 
@@ -277,7 +284,8 @@ def _write(rows, args, out_json: Path, stem: str) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from fewlabel.atomic import write_text_atomic
 
-    payload = {"settings": SETTINGS, "args": vars(args), "python": platform.python_version(),
+    payload = {"settings": SETTINGS, "args": {k: v for k, v in vars(args).items() if k != "notes"},
+               "python": platform.python_version(), "notes": getattr(args, "notes", []),
                "summary": _summary(rows), "runs": rows}
     write_text_atomic(out_json, json.dumps(payload, indent=2, default=str) + "\n")
     write_text_atomic(RESULTS / f"{stem}.md", _markdown(rows, args))
