@@ -181,15 +181,19 @@ def test_pseudo_positives_are_the_top_new_picks(blobs, start_state):
 
 
 def test_pseudo_labels_add_positives_and_survive_resume(blobs, start_state, tmp_path):
+    from fewlabel.pick.train import FINE_TUNE
+
     images, names, labeled, *_ = blobs
     msgs = []
     quiet = dict(progress=False, init_state=start_state)
-    cfg = small_config(init="general_picker", freeze_epochs=0, pseudo_labels=0.5)
+    cfg = small_config(init="general_picker", freeze_epochs=0)  # pseudo_labels: the fine-tuning default
     train_picker(images, names, labeled, cfg, tmp_path / "p.pt", log=msgs.append, **quiet)
-    # pi x area / disk area = 20 expected per micrograph; 0.5 of it on 4 training micrographs
-    assert any("top 40 picks" in m for m in msgs), msgs
+    fraction = FINE_TUNE["pseudo_labels"]
+    assert fraction > 0 and load_checkpoint(tmp_path / "p.pt", "pick")["config"]["pseudo_labels"] == fraction
+    n = int(round(fraction * 20 * 4))  # pi x area / disk area = 20 expected per micrograph, 4 training micrographs
+    assert any(f"top {n} picks" in m for m in msgs), msgs
     pseudo = load_checkpoint(last_path(tmp_path / "p.pt"), "pick")["training_state"]["pseudo_positives"]
-    assert sum(len(p) for p in pseudo) == 40
+    assert sum(len(p) for p in pseudo) == n
     train_picker(images, names, labeled, replace(cfg, pseudo_labels=0.0), tmp_path / "n.pt", log=lambda m: None,
                  **quiet)
     a, n = _state(tmp_path / "p.pt"), _state(tmp_path / "n.pt")

@@ -72,15 +72,15 @@ def _torch_setup(device: str) -> str:
 @click.option("--max-micrographs", type=int, default=200, show_default=True,
               help="Use at most this many micrographs (all labeled ones first, then a seeded sample).")
 @click.option("--lr", type=float, default=None,
-              help="Adam learning rate [default: 5e-4 from random weights; from the general picker see "
-                   "fewlabel.pick.train.FINE_TUNE].")
+              help="Adam learning rate [default: 5e-4, from random weights or the general picker "
+                   "(fewlabel.pick.train.SCRATCH_LR / FINE_TUNE)].")
 @click.option("--pseudo-labels", type=float, default=None, metavar="FRACTION",
               help="Add the starting model's top picks on the training micrographs as positives, this fraction of "
-                   "the expected particle count [default: from the general picker see fewlabel.pick.train.FINE_TUNE; "
-                   "0 from random weights].")
+                   "the expected particle count; keeps few labels from being overfit [default: 0.5 from the general "
+                   "picker (fewlabel.pick.train.FINE_TUNE), 0 from random weights].")
 @click.option("--freeze-epochs", type=int, default=None,
               help="Epochs at the start that train only the classifier on the general picker's frozen features "
-                   "[default: see fewlabel.pick.train.FINE_TUNE; 0 from random weights].")
+                   "[default: 0].")
 @click.option("--no-augment", is_flag=True, help="Turn off random flips/transpositions of training tiles.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
