@@ -135,8 +135,7 @@ def run_train(ds: dict, labeled: pd.DataFrame, downsample: int, init: str, epoch
     cfg = TrainConfig(radius=pr / 2, pi=pi, downsample=downsample, epochs=epochs, steps_per_epoch=steps,
                       nms_radius=pr, seed=seed, init="general_picker" if state is not None else "scratch",
                       **(overrides or {}))
-    if hasattr(train_mod, "resolve_defaults"):
-        cfg = train_mod.resolve_defaults(cfg)
+    cfg = train_mod.resolve_defaults(cfg, len(lab_ds))
     settings = {k: getattr(cfg, k, LEGACY[k]) for k in LEGACY}
     fraction = default_validation_fraction(len(lab_ds)) if validation == "auto" else float(validation)
     val = split_validation(names, lab_ds, fraction, np.random.default_rng(seed))
@@ -234,14 +233,13 @@ def write(stem: Path, config: dict, rows: list[dict], header: list[str]) -> None
     write_text_atomic(stem.with_suffix(".md"), "\n".join(md) + "\n")
 
 
-def planned_settings(init: str, overrides: dict) -> dict:
+def planned_settings(init: str, overrides: dict, n_labeled: int) -> dict:
     """The fine-tuning settings a run of ``init`` with ``overrides`` will use (pick train's defaults resolved)."""
     from fewlabel.pick import train as train_mod
 
     cfg = train_mod.TrainConfig(radius=1.0, pi=0.1, init="general_picker" if init == "pretrained" else "scratch",
                                 **overrides)
-    if hasattr(train_mod, "resolve_defaults"):
-        cfg = train_mod.resolve_defaults(cfg)
+    cfg = train_mod.resolve_defaults(cfg, n_labeled)
     return {k: getattr(cfg, k, LEGACY[k]) for k in LEGACY}
 
 
@@ -307,7 +305,7 @@ def main(argv=None) -> None:
                 want = {"dataset": ds["short"], "labels": 0, "method": "general (0 labels)", "seed": 0}
             else:
                 want = {"dataset": ds["short"], "labels": n, "method": method_label(init, planned_settings(
-                    init, overrides)), "seed": seed, "validation": args.validation, "epochs": args.epochs,
+                    init, overrides, n)), "seed": seed, "validation": args.validation, "epochs": args.epochs,
                     "steps": args.steps}
             done = [r for r in earlier if row_key(r) == row_key(want)]
             if done:

@@ -135,13 +135,17 @@ def start_state(blobs, tmp_path_factory):
 
 
 def test_fine_tuning_defaults_depend_on_the_starting_weights():
-    from fewlabel.pick.train import FINE_TUNE, SCRATCH_LR, resolve_defaults
+    from fewlabel.pick.train import FINE_TUNE, PSEUDO_LABELS_BELOW, SCRATCH_LR, resolve_defaults
 
     scratch = resolve_defaults(small_config())
     assert (scratch.lr, scratch.pseudo_labels, scratch.freeze_epochs) == (SCRATCH_LR, 0.0, 0)
     tuned = resolve_defaults(small_config(init="general_picker"))
     assert (tuned.lr, tuned.pseudo_labels, tuned.freeze_epochs) == tuple(FINE_TUNE[k] for k in
                                                                          ("lr", "pseudo_labels", "freeze_epochs"))
+    # pseudo-labels by default only with few labels
+    assert resolve_defaults(small_config(init="general_picker"), PSEUDO_LABELS_BELOW - 1).pseudo_labels > 0
+    assert resolve_defaults(small_config(init="general_picker"), PSEUDO_LABELS_BELOW).pseudo_labels == 0
+    assert resolve_defaults(small_config(init="general_picker", pseudo_labels=0.3), 10 ** 4).pseudo_labels == 0.3
     given = resolve_defaults(small_config(init="general_picker", lr=1e-3, pseudo_labels=0.25, freeze_epochs=2))
     assert (given.lr, given.pseudo_labels, given.freeze_epochs) == (1e-3, 0.25, 2)
 

@@ -77,7 +77,7 @@ def _torch_setup(device: str) -> str:
 @click.option("--pseudo-labels", type=float, default=None, metavar="FRACTION",
               help="Add the starting model's top picks on the training micrographs as positives, this fraction of "
                    "the expected particle count; keeps few labels from being overfit [default: 0.5 from the general "
-                   "picker (fewlabel.pick.train.FINE_TUNE), 0 from random weights].")
+                   "picker with fewer than 100 labeled particles (fewlabel.pick.train.FINE_TUNE), else 0].")
 @click.option("--freeze-epochs", type=int, default=None,
               help="Epochs at the start that train only the classifier on the general picker's frozen features "
                    "[default: 0].")
