@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -55,8 +57,10 @@ def test_cli_fits_an_ensemble_and_predicts(tmp_path, cli_runner):
     np.savez(g, X=X, y=y)
     code, out, _ = cli_runner("voxel", "fit", "--grids", g, "--method", "ensemble", "--ensemble-with", "pca",
                               "--latent", "3", "--symmetry", "all", "--epochs", "1", "--batch-size", "8",
-                              "--cnn-weight", "0.6", "-o", tmp_path / "m")
+                              "--cnn-weight", "0.6", "--val-fraction", "0", "-o", tmp_path / "m")
     assert code == 0 and (tmp_path / "m" / "part_pca" / "svm.joblib").exists()
+    config = json.loads((tmp_path / "m" / "run.json").read_text())["config"]
+    assert (config["val_fraction"], config["cnn_weight"], config["ensemble_with"]) == (0.0, 0.6, "pca")
     assert (tmp_path / "m" / "part_cnn" / "cnn.pt").exists()
     code, out, _ = cli_runner("voxel", "predict", "--model", tmp_path / "m", "--grids", g, "--tta", "off",
                               "-o", tmp_path / "p.csv")
