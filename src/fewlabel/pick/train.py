@@ -93,7 +93,8 @@ SCRATCH_LR = 5e-4
 #: benchmarks/results/bench_pick_pretrained.md (``--pseudo 0.5``, ``--lr 1e-4``).
 FINE_TUNE: dict[str, Any] = {"lr": 5e-4, "pseudo_labels": 0.5, "freeze_epochs": 0}
 #: FINE_TUNE's pseudo-labels apply below this many labeled particles only: with 100 labels they pin the model
-#: near the general picker (EMPIAR-10017 0.774 +- 0.015 without, 0.72-0.73 with; same benchmark)
+#: near the general picker (10x100, without -> with: EMPIAR-10017 0.774 +- 0.015 -> 0.730 +- 0.007, 3 seeds;
+#: unseen 4E43 0.808 -> 0.762, 2 seeds; same benchmark). Between 10 and 100 labels nothing was measured.
 PSEUDO_LABELS_BELOW = 100
 
 
