@@ -260,7 +260,7 @@ def _markdown(rows: list[dict], args) -> str:
     cnn = [s for s in _summary(rows) if s["cnn_options"]]
     if cnn:
         lines += ["", "CNN options per setting: " + "; ".join(
-            f"{s['setting']} {json.dumps(s['cnn_options'], sort_keys=True)}" for s in cnn) + "."]
+            f"{s['setting']} {s['method']} {json.dumps(s['cnn_options'], sort_keys=True)}" for s in cnn) + "."]
     tta = [s for s in _summary(rows) if "accuracy_tta_mean" in s]
     if tta:
         lines += ["", "CNN test accuracy with one view / averaged over the symmetry views (test-time augmentation; "
@@ -272,7 +272,8 @@ def _markdown(rows: list[dict], args) -> str:
     if ens:
         lines += ["", "Ensemble rows (CNN and k-means + SVM class probabilities averaged, weight 0.5), each member "
                   "alone on the same seeds: " + "; ".join(
-                      f"{s['setting']} cnn {100 * s['cnn_member_mean']:.2f}, kmeans {100 * s['kmeans_member_mean']:.2f}"
+                      f"{s['setting']} cnn {100 * s['cnn_member_mean']:.2f}, k-means + SVM {100 * s['kmeans_member_mean']:.2f} "
+                      f"(argmax of its probabilities; its SVM's own predictions are the kmeans row)"
                       f" (CNN member: {', '.join(s['cnn_member_from'])})" for s in ens) + "."]
     few = [s for s in _summary(rows) if s["seeds"] < 3]
     if few:
