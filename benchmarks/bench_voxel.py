@@ -144,6 +144,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ensemble-cnn-proba", default=None, metavar="DIR",
                     help="ensemble rows: take the CNN member's test probabilities from DIR (written by --save-proba "
                          "for the same setting and seed) and fit only the k-means + SVM member")
+    ap.add_argument("--only-seeds", type=int, nargs="+", default=None, metavar="SEED",
+                    help="run only these of the --seeds (e.g. two seeds as two parallel jobs with their own tags)")
     ap.add_argument("--note", action="append", default=[], metavar="TEXT",
                     help="add a paragraph under the table (kept in the JSON's notes for later runs)")
     ap.add_argument("--rerun", action="store_true",
@@ -173,7 +175,7 @@ def main(argv=None) -> int:
     for setting in args.datasets:
         for method in args.methods:
             for seed in range(args.seeds):
-                if (setting, method, seed) in done:
+                if (setting, method, seed) in done or (args.only_seeds and seed not in args.only_seeds):
                     continue  # resumable: finished jobs are kept in the JSON
                 with ctx.Pool(1) as pool:
                     r = pool.apply(_job, (setting, method, seed, args.epochs_ae, args.epochs_cnn, args.threads,
