@@ -91,11 +91,8 @@ def test_picker_is_cached_per_process_and_reloaded_when_the_file_changes(trained
     assert cached_picker(copy, "cpu") is not first
 
 
-def test_cli_shards_then_merge_equal_one_run(trained, tmp_path, cli_runner):
-    """`fewlabel pick extract --shard I/N` (sbatch --array style), then a plain rerun merges the parts."""
-    model, mics = trained
-    base = ("pick", "extract", "--model", model, "--micrographs", mics, "--batch-size", "1", "--device", "cpu",
-            "--radius", "8")
+def _assert_shards_then_merge_equal_one_run(base, tmp_path, cli_runner):
+    """Run ``base`` once plainly, then as shards 1/2 and 2/2, then merged: the same picks file, nothing recomputed."""
     code, _, err = cli_runner(*base, "-o", tmp_path / "one.tsv")
     assert code == 0, err
     out = tmp_path / "sharded.tsv"
@@ -110,18 +107,17 @@ def test_cli_shards_then_merge_equal_one_run(trained, tmp_path, cli_runner):
     assert out.read_bytes() == (tmp_path / "one.tsv").read_bytes()
 
 
+def test_cli_shards_then_merge_equal_one_run(trained, tmp_path, cli_runner):
+    """`fewlabel pick extract --shard I/N` (sbatch --array style), then a plain rerun merges the parts."""
+    model, mics = trained
+    base = ("pick", "extract", "--model", model, "--micrographs", mics, "--batch-size", "1", "--device", "cpu",
+            "--radius", "8")
+    _assert_shards_then_merge_equal_one_run(base, tmp_path, cli_runner)
+
+
 def test_general_picker_shards_then_merge_equal_one_run(trained, tmp_path, cli_runner):
     """Zero labels (no --model) sharded: every shard writes the same general-picker file, and the parts of
     the earlier shards stay valid (the run is keyed on the model's content, not on when it was written)."""
     _, mics = trained
     base = ("pick", "extract", "--diameter", "10", "--micrographs", mics, "--device", "cpu")
-    code, _, err = cli_runner(*base, "-o", tmp_path / "one.tsv")
-    assert code == 0, err
-    out = tmp_path / "sharded.tsv"
-    for shard in ("1/2", "2/2"):
-        code, _, err = cli_runner(*base, "-o", out, "--shard", shard)
-        assert code == 0, err
-    code, stdout, err = cli_runner(*base, "-o", out, "--workers", "1")
-    assert code == 0, err
-    assert "0 micrographs computed, 4 skipped" in stdout
-    assert out.read_bytes() == (tmp_path / "one.tsv").read_bytes()
+    _assert_shards_then_merge_equal_one_run(base, tmp_path, cli_runner)
