@@ -221,7 +221,7 @@ def _embed_aligned(model_path, particles, batch_size, ctf_mode, device, output, 
     model, config = load_model(model_path, dev)
     if model.references is None:
         return False
-    if any(getattr(scale, name, None) is not None for name in ("workers", "scheduler", "slurm", "shard")):
+    if not scale.in_process or scale.shard is not None:
         raise InputError(model_path, "a model trained with --align embeds in-process: drop --workers, "
                                      "--scheduler, --slurm and --shard")
     images, meta, pixel_size = _read_particles(particles)

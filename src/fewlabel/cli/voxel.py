@@ -203,7 +203,7 @@ def fit_cmd(grids_path, method, unlabeled_path, output, latent, epochs, batch_si
     model.save(output)
     train_acc = float(np.mean(model.predict(lab["X"]) == lab["y"]))
     if method in ("cnn", "ensemble"):
-        options["tta_chosen"] = (model.cnn_ if method == "cnn" else model.parts_["cnn"].cnn_).tta_
+        options["tta_chosen"] = model.cnn_network.tta_
     save_run_config(output / "run.json", "voxel fit",
                     {"grids": str(grids_path), "unlabeled": str(unlabeled_path), "method": method,
                      "latent": latent, "seed": seed, "device": dev, **options,
@@ -239,7 +239,7 @@ def predict_cmd(model_path, grids_path, output, tta) -> None:
     if tta != "auto":
         if model.method not in ("cnn", "ensemble"):
             raise InputError(model_path, f"--tta applies to cnn and ensemble models, this one is {model.method}")
-        (model.cnn_ if model.method == "cnn" else model.parts_["cnn"].cnn_).tta_ = tta == "on"
+        model.cnn_network.tta_ = tta == "on"
     pred = model.predict(data["X"])
     with atomic_path(output) as tmp:
         pd.DataFrame({"index": np.arange(len(pred)), "label": pred}).to_csv(tmp, index=False)

@@ -215,6 +215,13 @@ class VoxelClassifier:
         return self.calibrated_.predict_proba(self.featurizer_.transform(X))
 
     @property
+    def cnn_network(self):
+        """The fitted :class:`~fewlabel.voxel.cnn.SemiSupervisedCNN` of a cnn or ensemble model."""
+        if self.method not in ("cnn", "ensemble"):
+            raise InputError(None, f"a {self.method} model has no CNN")
+        return self.cnn_ if self.method == "cnn" else self.parts_["cnn"].cnn_
+
+    @property
     def classes_(self) -> np.ndarray:
         if self.method == "ensemble":
             return self.parts_["cnn"].classes_
