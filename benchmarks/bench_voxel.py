@@ -23,6 +23,10 @@ instead of a second training of the same network.
     python benchmarks/bench_voxel.py --seeds 1 --epochs-ae 2 --epochs-cnn 8 --datasets modelnet10_all
     python benchmarks/bench_voxel.py --datasets modelnet10_all --methods cnn --seeds 1 --threads 1 --tag part
     python benchmarks/bench_voxel.py --tag improved --merge part   # fold a part run into voxel_improved
+    python benchmarks/bench_voxel.py --eval dev --datasets modelnet10_10pct --methods cnn --seeds 1 --tag dev_x
+``--eval dev`` (ModelNet10) scores on a fixed stratified 15% development split of the TRAINING grids
+(labeled/unlabeled drawn from the other 85%, the labeled count scaled to keep "10%"): tune there, and
+score only the final choice on the test split (``--eval test``, the default).
 Writes benchmarks/results/voxel[_<tag>].json and .md (tag defaults to the settings when reduced).
 Finished (setting, method, seed) runs already in the JSON are kept and skipped (``--rerun`` redoes them).
 """
@@ -64,7 +68,7 @@ TARGETS = {"geometries": 0.99, "modelnet10_all": 0.90, "modelnet10_10pct": 0.85}
 
 def _job(setting: str, method: str, seed: int, epochs_ae: int, epochs_cnn: int, threads: int,
          batch_cnn: int = 32, lr_cnn: float = 1e-3, cnn_extra: dict | None = None,
-         proba_dir: str | None = None, ensemble_cnn_proba: str | None = None) -> dict:
+         proba_dir: str | None = None, ensemble_cnn_proba: str | None = None, holdout: str = "test") -> dict:
     """Run one (setting, method, seed) in this (fresh) process; return accuracy, times, peak RSS."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch
@@ -74,22 +78,25 @@ def _job(setting: str, method: str, seed: int, epochs_ae: int, epochs_cnn: int, 
 
     cfg = dict(SETTINGS[setting])
     t0 = time.perf_counter()
-    split = load_dataset(cfg.pop("dataset"), seed=seed, **cfg)
+    split = load_dataset(cfg.pop("dataset"), seed=seed, holdout=holdout, **cfg)
     cnn_opts = {"epochs": epochs_cnn, "batch_size": batch_cnn, "lr": lr_cnn,
                 **CNN_OPTIONS.get(setting, {}), **(cnn_extra or {})}
     opts = {"fae": {"epochs": epochs_ae}, "cae": {"epochs": epochs_ae}, "cnn": cnn_opts,
             "ensemble": cnn_opts}.get(method, {})  # ensemble: the CNN's options; k-means + SVM as in "kmeans"
-    saved = None if ensemble_cnn_proba is None else Path(ensemble_cnn_proba) / f"{setting}_cnn_seed{seed}.npz"
+    stem = setting + ("_dev" if holdout == "dev" else "")
+    saved = None if ensemble_cnn_proba is None else Path(ensemble_cnn_proba) / f"{stem}_cnn_seed{seed}.npz"
     if method == "ensemble" and saved is not None and saved.exists():
         r = _ensemble_from_saved_cnn(split, saved, seed, opts, cnn_weight=float(opts.get("cnn_weight", 0.5)))
     else:
         r = run_one(split, method, seed=seed, options=opts, return_proba=proba_dir is not None)
     if proba_dir is not None and "proba_test" in r:  # for ensembles / later analysis (not committed)
         Path(proba_dir).mkdir(parents=True, exist_ok=True)
-        np.savez(Path(proba_dir) / f"{setting}_{method}_seed{seed}.npz", proba=r["proba_test"], y_test=split.y_test)
-    return {"setting": setting, "method": method, "seed": seed, "n_labeled": r["n_labeled"],
+        members = {k[len("proba_test_"):]: v for k, v in r.items() if k.startswith("proba_test_")}
+        np.savez(Path(proba_dir) / f"{stem}_{method}_seed{seed}.npz", proba=r["proba_test"], y_test=split.y_test,
+                 **{f"proba_{k}": v for k, v in members.items()})
+    return {"setting": setting, "method": method, "seed": seed, "eval": holdout, "n_labeled": r["n_labeled"],
             "n_unlabeled": r["n_unlabeled"], "n_test": len(split.y_test), "accuracy": r["accuracy"],
-            "fit_s": r["fit_s"], "wall_s": time.perf_counter() - t0, "svm_params": r["params"],
+            "balanced_accuracy": r["balanced_accuracy"], "fit_s": r["fit_s"], "wall_s": time.perf_counter() - t0, "svm_params": r["params"],
             "epochs": opts.get("epochs"), "pose": r["pose"], "rotations": r["rotations"],
             "cnn_options": opts if method in ("cnn", "ensemble") else None, "threads": threads,
             **{k: r[k] for k in ("accuracy_single_view", "accuracy_tta", "tta_chosen", "tta_validation",
@@ -106,6 +113,7 @@ def _ensemble_from_saved_cnn(split, saved: Path, seed: int, cnn_opts: dict, cnn_
     the same network as ``VoxelClassifier("ensemble")`` would train on CPU), the k-means + SVM
     member (calibrated probabilities, the data set's pose) is fit here."""
     from fewlabel.voxel.classify import VoxelClassifier
+    from fewlabel.voxel.experiment import balanced_accuracy
 
     data = np.load(saved)
     if not np.array_equal(data["y_test"], split.y_test):
@@ -117,6 +125,7 @@ def _ensemble_from_saved_cnn(split, saved: Path, seed: int, cnn_opts: dict, cnn_
     proba = cnn_weight * p_cnn + (1 - cnn_weight) * p_svm
     acc = lambda p: float(np.mean(svm.classes_[p.argmax(1)] == split.y_test))  # noqa: E731
     return {"n_labeled": len(split.X_labeled), "n_unlabeled": len(split.X_unlabeled), "accuracy": acc(proba),
+            "balanced_accuracy": balanced_accuracy(split.y_test, svm.classes_[proba.argmax(1)]),
             "fit_s": time.perf_counter() - t0, "params": svm.best_params_, "pose": svm.pose, "rotations": 0,
             "accuracy_cnn_member": acc(p_cnn), "accuracy_kmeans_member": acc(p_svm),
             "accuracy_kmeans_svm_predict": float(np.mean(svm.predict(split.X_test) == split.y_test)),
@@ -128,6 +137,8 @@ def main(argv=None) -> int:
     ap.add_argument("--datasets", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--eval", default="test", choices=["test", "dev"],
+                    help="score on the test split, or (ModelNet10) on the development split of the training grids")
     ap.add_argument("--epochs-ae", type=int, default=20)
     ap.add_argument("--epochs-cnn", type=int, default=30)
     ap.add_argument("--batch-cnn", type=int, default=64)
@@ -161,12 +172,12 @@ def main(argv=None) -> int:
     args.notes = stored.get("notes", []) + list(args.note)  # kept across runs, rendered under the table
     for part in args.merge:
         new = json.loads((RESULTS / f"voxel_{part}.json").read_text())["runs"]
-        keys = {(r["setting"], r["method"], r["seed"]) for r in new}
-        rows = [r for r in rows if (r["setting"], r["method"], r["seed"]) not in keys] + new
+        keys = {_key(r) for r in new}
+        rows = [r for r in rows if _key(r) not in keys] + new
     if args.rerun:
         rows = [r for r in rows if not (r["setting"] in args.datasets and r["method"] in args.methods
-                                         and r["seed"] < args.seeds)]
-    done = {(r["setting"], r["method"], r["seed"]) for r in rows}
+                                         and r["seed"] < args.seeds and r.get("eval", "test") == args.eval)]
+    done = {_key(r) for r in rows}
     extra = {}
     for item in args.cnn_option:
         key, _, value = item.partition("=")
@@ -175,13 +186,14 @@ def main(argv=None) -> int:
     for setting in args.datasets:
         for method in args.methods:
             for seed in range(args.seeds):
-                if (setting, method, seed) in done or (args.only_seeds and seed not in args.only_seeds):
+                if (setting, method, seed, args.eval) in done or (args.only_seeds and seed not in args.only_seeds):
                     continue  # resumable: finished jobs are kept in the JSON
                 with ctx.Pool(1) as pool:
                     r = pool.apply(_job, (setting, method, seed, args.epochs_ae, args.epochs_cnn, args.threads,
                                           args.batch_cnn, args.lr_cnn, extra, args.save_proba,
-                                          args.ensemble_cnn_proba))
-                print(f"{setting:17s} {method:6s} seed {seed}: acc {100 * r['accuracy']:.2f}%  "
+                                          args.ensemble_cnn_proba, args.eval))
+                print(f"{setting:17s} {method:6s} seed {seed} ({args.eval}): acc {100 * r['accuracy']:.2f}%  "
+                      f"balanced {100 * r['balanced_accuracy']:.2f}%  "
                       f"fit {r['fit_s']:.0f} s  peak {r['peak_mb']:.0f} MB", flush=True)
                 rows.append(r)
                 _write(rows, args, out_json, stem)
@@ -191,14 +203,22 @@ def main(argv=None) -> int:
     return 0
 
 
+def _key(r: dict) -> tuple:
+    """A run's identity: (setting, method, seed, split scored on); runs before --eval were on test."""
+    return r["setting"], r["method"], r["seed"], r.get("eval", "test")
+
+
 def _summary(rows: list[dict]) -> list[dict]:
     out = []
-    keys = sorted({(r["setting"], r["method"]) for r in rows},
-                  key=lambda k: (list(SETTINGS).index(k[0]), METHODS.index(k[1])))
-    for setting, method in keys:
-        rs = [r for r in rows if r["setting"] == setting and r["method"] == method]
+    keys = sorted({_key(r)[:2] + _key(r)[3:] for r in rows},
+                  key=lambda k: (list(SETTINGS).index(k[0]), METHODS.index(k[1]), k[2]))
+    for setting, method, holdout in keys:
+        rs = [r for r in rows if _key(r)[:2] + _key(r)[3:] == (setting, method, holdout)]
         acc = np.array([r["accuracy"] for r in rs])
-        out.append({"setting": setting, "method": method, "seeds": len(rs), "n_labeled": rs[0]["n_labeled"],
+        bal = [r["balanced_accuracy"] for r in rs if "balanced_accuracy" in r]
+        out.append({"setting": setting, "method": method, "eval": holdout, "seeds": len(rs),
+                    "seed_ids": sorted(r["seed"] for r in rs), "n_labeled": rs[0]["n_labeled"],
+                    "balanced_accuracy_mean": float(np.mean(bal)) if len(bal) == len(rs) else None,
                     "n_unlabeled": rs[0]["n_unlabeled"], "epochs": rs[0].get("epochs"),
                     "pose": rs[0].get("pose", "none"), "rotations": rs[0].get("rotations", 0),
                     "accuracy_mean": float(acc.mean()), "accuracy_sd": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
@@ -239,7 +259,10 @@ def _markdown(rows: list[dict], args) -> str:
              "Seeds and epochs per row as listed (cnn: at most that many epochs, best epoch by a 10% labeled "
              "validation split, early stop after 8 epochs without gain, unless its options say val_fraction 0: then "
              "every label trains and the last epoch is kept; its options are in the JSON). "
-             "Accuracy on the held-out test set, mean ± sd over seeds. fit/wall: mean seconds per seed "
+             "Accuracy on the split in the 'scored on' column (test: the held-out test set; dev: the development "
+             "split, a fixed stratified 15% of ModelNet10's training grids, with labeled/unlabeled grids drawn from the "
+             "other 85% -- used for tuning, targets apply to test only), mean ± sd over seeds; balanced: mean per-class "
+             "recall (ModelNet10's training/dev grids are skewed, its test split nearly balanced). fit/wall: mean seconds per seed "
              "(wall includes loading/simulating the data and predicting); load: the machine's 1-minute load "
              "average when the job ended (times grow with it: the 2 cores were shared).",
              "" if iou is None else f"OFF -> 30^3 grid check: toilet_0345 voxel IoU vs reference binvox = {iou:.3f}.",
@@ -247,15 +270,16 @@ def _markdown(rows: list[dict], args) -> str:
              "pose: canonical pose before featurizing (voxel.pose); rot: randomly rotated copies of each labeled "
              "grid added to the SVM's training set.",
              "",
-             "| setting | method | labeled | unlabeled | pose | rot | epochs | accuracy (%) | seeds | fit (s) "
-             "| wall (s) | threads | load | peak MB | target |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| setting | scored on | method | labeled | unlabeled | pose | rot | epochs | accuracy (%) | balanced (%) "
+             "| seeds | fit (s) | wall (s) | threads | load | peak MB | target |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in _summary(rows):
-        tgt = "" if s["target"] is None else (f"≥{100 * s['target']:.0f}% "
+        bal = "" if s["balanced_accuracy_mean"] is None else f"{100 * s['balanced_accuracy_mean']:.2f}"
+        tgt = "" if s["target"] is None or s["eval"] != "test" else (f"≥{100 * s['target']:.0f}% "
                                               + ("met" if s["accuracy_mean"] >= s["target"] else "not met"))
-        lines.append(f"| {s['setting']} | {s['method']} | {s['n_labeled']} | {s['n_unlabeled']} | "
+        lines.append(f"| {s['setting']} | {s['eval']} | {s['method']} | {s['n_labeled']} | {s['n_unlabeled']} | "
                      f"{s['pose']} | {s['rotations'] or ''} | "
-                     f"{s['epochs'] or ''} | {100 * s['accuracy_mean']:.2f} ± {100 * s['accuracy_sd']:.2f} | "
+                     f"{s['epochs'] or ''} | {100 * s['accuracy_mean']:.2f} ± {100 * s['accuracy_sd']:.2f} | {bal} | "
                      f"{s['seeds']} | {s['fit_s_mean']:.0f} | {s['wall_s_mean']:.0f} | {s['threads']} | "
                      f"{'' if s['load_max'] is None else format(s['load_max'], '.1f')} | "
                      f"{s['peak_mb_max']:.0f} | {tgt} |")

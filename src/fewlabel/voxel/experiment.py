@@ -3,6 +3,11 @@
 Data sets (:func:`load_dataset`): ``geometries`` and ``clathrin`` are simulated afresh per seed
 (labeled, unlabeled and a separate labeled test set); ``modelnet10`` uses the standard split of
 the 30^3 grids (labeled and unlabeled drawn from the training split, tested on the test split).
+
+Development split (``holdout="dev"``, ModelNet10): a fixed stratified 15 % of the TRAINING grids
+(:func:`modelnet_dev_split`, seed ``DEV_SEED`` whatever the run's seed) replaces the test set, and
+labeled/unlabeled grids are drawn from the other 85 % (the labeled count scaled by 0.85, so "10 %
+labels" stays 10 %). Settings are tuned on it; the test split is only scored for the final choice.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ DATASETS = ("geometries", "clathrin", "modelnet10")
 MODELNET_CLASSES = ("bathtub", "bed", "chair", "desk", "dresser", "monitor", "night_stand", "sofa", "table",
                     "toilet")
 CLATHRIN_VOXEL_NM = 10.0
+DEV_FRACTION = 0.15
+DEV_SEED = 5  # fixed: every run seed sees the same development grids
+HOLDOUTS = ("test", "dev")
 
 
 @dataclass
@@ -76,13 +84,28 @@ def _stratified_subset(y: np.ndarray, k: int, rng: np.random.Generator) -> np.nd
     return sel[:k] if len(sel) > k else sel
 
 
+def modelnet_dev_split(y: np.ndarray, fraction: float = DEV_FRACTION,
+                       seed: int = DEV_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified (pool, dev) indices of a training split: ``fraction`` held out as a development set."""
+    from sklearn.model_selection import train_test_split
+
+    pool, dev = train_test_split(np.arange(len(y)), test_size=fraction, stratify=y, random_state=seed)
+    return np.sort(pool), np.sort(dev)
+
+
 def load_dataset(name: str, n_labeled: int, n_unlabeled: int, seed: int = 0, n_test: int = 300,
-                 n: int = 30, modelnet_path: str | os.PathLike | None = None) -> Split:
+                 n: int = 30, modelnet_path: str | os.PathLike | None = None, holdout: str = "test") -> Split:
     """Build the labeled/unlabeled/test split of ``name`` for ``seed`` (see module docstring).
 
     For ModelNet10, ``n_labeled <= 0`` means every training grid is labeled, and the unlabeled
     set is drawn from the rest of the training split (``n_unlabeled < 0``: all of the rest).
+    ``holdout="dev"`` (ModelNet10 only) scores on the development split carved out of the
+    training grids instead of the test split (see module docstring).
     """
+    if holdout not in HOLDOUTS:
+        raise InputError(None, f"unknown holdout {holdout!r} (use {', '.join(HOLDOUTS)})")
+    if holdout == "dev" and name != "modelnet10":
+        raise InputError(None, f"holdout='dev' is for modelnet10 (the simulated {name} has a fresh test set per seed)")
     rng = np.random.default_rng(seed)
     if name == "geometries":
         from fewlabel.simulate.volumes import geometries
@@ -101,13 +124,21 @@ def load_dataset(name: str, n_labeled: int, n_unlabeled: int, seed: int = 0, n_t
 
         path = Path(modelnet_path) if modelnet_path else default_modelnet_path()
         train = load_grids(path, split="train", require_labels=True)
-        test = load_grids(path, split="test", require_labels=True)
         Xtr = train["X"].astype(np.uint8, copy=False)
         ytr = train["y"]
+        if holdout == "dev":
+            pool, dev = modelnet_dev_split(ytr)
+            Xte, yte = Xtr[dev], ytr[dev]
+            if n_labeled > 0:  # the same fraction of the (smaller) pool
+                n_labeled = max(1, int(round(n_labeled * len(pool) / len(ytr))))
+            Xtr, ytr = Xtr[pool], ytr[pool]
+        else:
+            test = load_grids(path, split="test", require_labels=True)
+            Xte, yte = test["X"].astype(np.uint8, copy=False), test["y"]
         lab = rng.permutation(len(Xtr)) if n_labeled <= 0 else _stratified_subset(ytr, n_labeled, rng)
         rest = np.setdiff1d(np.arange(len(Xtr)), lab)
         unl = rng.permutation(rest) if n_unlabeled < 0 else rng.permutation(rest)[:n_unlabeled]
-        return Split(Xtr[lab], ytr[lab], Xtr[unl], test["X"].astype(np.uint8, copy=False), test["y"],
+        return Split(Xtr[lab], ytr[lab], Xtr[unl], Xte, yte,
                      MODELNET_CLASSES, symmetry="mirror", nuisance_rotation=None, pose="scale")
     raise InputError(None, f"unknown dataset {name!r} (use {', '.join(DATASETS)})")
 
@@ -120,7 +151,8 @@ def run_one(split: Split, method: str, seed: int = 0, n_unlabeled: int | None = 
     Featurizer methods use the split's pose and, where its structures vary by a continuous
     rotation, ``rotations`` randomly rotated copies of every training grid; the CNN uses the
     split's symmetry group for its on-the-fly augmentation. ``options`` override either.
-    ``return_proba``: also return the CNN's test-set class probabilities (``proba_test``).
+    ``return_proba``: also return the CNN's (ensemble: the ensemble's, and each member's as
+    ``proba_test_<member>``) test-set class probabilities (``proba_test``).
     """
     from fewlabel.voxel.classify import VoxelClassifier
     from fewlabel.voxel.pose import normalize_poses
@@ -140,9 +172,13 @@ def run_one(split: Split, method: str, seed: int = 0, n_unlabeled: int | None = 
     fit_s = time.perf_counter() - t0
     pred = model.predict(split.X_test)
     extra = {}
-    if method == "ensemble":  # each member's own test accuracy
+    if method == "ensemble":  # each member's own test accuracy (and probabilities, for choosing weights)
         for name, part in model.parts_.items():
             extra[f"accuracy_{name}_member"] = float(np.mean(part.predict(split.X_test) == split.y_test))
+            if return_proba:
+                extra[f"proba_test_{name}"] = part.predict_proba(split.X_test)
+        if return_proba:
+            extra["proba_test"] = model.predict_proba(split.X_test)
     if method == "cnn":  # test accuracy with one view and with the test-time views (the fit chose one)
         cnn = model.cnn_
         Xt = normalize_poses(split.X_test, model.pose)
@@ -154,9 +190,16 @@ def run_one(split: Split, method: str, seed: int = 0, n_unlabeled: int | None = 
         extra.update(tta_chosen=cnn.tta_, tta_validation=cnn.tta_validation_, best_epoch=cnn.best_epoch_,
                      pseudo_labeled=getattr(cnn, "pseudo_labeled_", None))
     return {"method": method, "seed": seed, "n_labeled": len(split.X_labeled), "n_unlabeled": len(Xu),
-            "accuracy": float(np.mean(pred == split.y_test)), "fit_s": fit_s,
+            "accuracy": float(np.mean(pred == split.y_test)),
+            "balanced_accuracy": balanced_accuracy(split.y_test, pred), "fit_s": fit_s,
             "total_s": time.perf_counter() - t0, "y_pred": pred, "params": model.best_params_,
             "pose": model.pose, "rotations": model.rotations if method != "cnn" else 0, **extra}
+
+
+def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean per-class recall: a skewed split (ModelNet10's training/dev grids) scored as if balanced."""
+    classes = np.unique(y_true)
+    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in classes]))
 
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
