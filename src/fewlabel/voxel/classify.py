@@ -5,7 +5,9 @@
 grid-searched SVM (the reference pipeline), ``cnn`` is the end-to-end semi-supervised network, and
 ``ensemble`` averages the class probabilities of a CNN and a featurizer + SVM (``ensemble_with``,
 default kmeans; the SVM's Platt-scaled, pairwise-coupled probabilities; ``cnn_weight`` 0.5): two models that err on
-different grids, for few labels where neither alone is best on every class.
+different grids, for few labels where neither alone is best on every class. With ``ensemble_teacher``
+(self-training CNN) the SVM member is fit first and its probabilities on the unlabeled grids are mixed
+into the CNN teacher's pseudo-labels with the same weights, so the student learns from the ensemble.
 
 A model is a folder: ``model.json`` (method, config, classes); torch weights as fewlabel
 checkpoints (``featurizer.pt`` / ``cnn.pt``, kind "voxel", safe to load); scikit-learn parts
@@ -120,6 +122,7 @@ class VoxelClassifier:
         if method == "ensemble":
             self.ensemble_with = options.pop("ensemble_with", "kmeans")
             self.cnn_weight = float(options.pop("cnn_weight", 0.5))
+            self.ensemble_teacher = bool(options.pop("ensemble_teacher", False))
             if self.ensemble_with not in FEATURIZER_METHODS:
                 raise InputError(None, f"ensemble_with must be one of {', '.join(FEATURIZER_METHODS)}, "
                                        f"got {self.ensemble_with!r}")
@@ -144,8 +147,10 @@ class VoxelClassifier:
             kw.update(seed=self.seed)
         return cls(**kw)
 
-    def fit(self, X: np.ndarray, y: np.ndarray, X_unlabeled: np.ndarray | None = None) -> "VoxelClassifier":
-        """Fit on labeled ``X, y`` plus optional unlabeled grids (same grid size)."""
+    def fit(self, X: np.ndarray, y: np.ndarray, X_unlabeled: np.ndarray | None = None,
+            prior: np.ndarray | None = None, prior_weight: float = 0.5) -> "VoxelClassifier":
+        """Fit on labeled ``X, y`` plus optional unlabeled grids (same grid size); ``prior`` (cnn only):
+        another model's class probabilities of the unlabeled grids for the self-training teacher."""
         from fewlabel.voxel.pose import augment_rotations, normalize_poses
 
         if self.method == "ensemble":
@@ -164,7 +169,7 @@ class VoxelClassifier:
             self.cnn_ = SemiSupervisedCNN(seed=self.seed, device=self.device,
                                           checkpoint=self._checkpoint("cnn.pt"), resume=self.resume,
                                           **self.options)
-            self.cnn_.fit(X, y, X_unlabeled)
+            self.cnn_.fit(X, y, X_unlabeled, prior=prior, prior_weight=prior_weight)
             return self
         all_grids = X if X_unlabeled is None else np.concatenate([X, X_unlabeled.astype(X.dtype, copy=False)])
         self.featurizer_ = self._make_featurizer().fit(all_grids)
@@ -194,9 +199,15 @@ class VoxelClassifier:
 
     def _fit_ensemble(self, X, y, X_unlabeled) -> "VoxelClassifier":
         self.parts_ = self._parts()
-        for name, part in self.parts_.items():
+        prior = None
+        for name, part in self.parts_.items():  # the featurizer + SVM first
             print(f"ensemble: fitting the {name} member", flush=True)
+            if name == "cnn":
+                part.fit(X, y, X_unlabeled, prior=prior, prior_weight=1 - self.cnn_weight)
+                continue
             part.fit(X, y, X_unlabeled)
+            if self.ensemble_teacher and X_unlabeled is not None and len(X_unlabeled):
+                prior = part.predict_proba(X_unlabeled)
         self.grid_size_ = self.parts_["cnn"].grid_size_
         return self
 
@@ -267,7 +278,8 @@ class VoxelClassifier:
                 "grid_size": self.grid_size_, "pose": self.pose, "rotations": self.rotations,
                 "symmetry": self.symmetry, "probability": self.probability, "options": self.options}
         if self.method == "ensemble":
-            meta["options"] = {**self.options, "ensemble_with": self.ensemble_with, "cnn_weight": self.cnn_weight}
+            meta["options"] = {**self.options, "ensemble_with": self.ensemble_with, "cnn_weight": self.cnn_weight,
+                               "ensemble_teacher": self.ensemble_teacher}
             for name, part in self.parts_.items():
                 part.save(folder / f"part_{name}")
         elif self.method == "cnn":

@@ -15,6 +15,11 @@ the data to classify. Unlabeled grids are used in one of two ways (``semi``):
 - ``self-training``: a teacher trained on the labeled grids labels the unlabeled ones (averaged
   over the test-time views); those with confidence >= ``threshold`` join the labeled grids to
   train a fresh student. Two plain supervised runs: cheaper per step than FixMatch on a CPU.
+  ``rounds`` > 1 repeats it (the student becomes the next teacher); ``student_strong`` trains the
+  student on strongly augmented grids (noisy student: larger shift, 10% voxel dropout); a
+  ``prior`` (class probabilities of the unlabeled grids from another model, e.g. the ensemble's
+  k-means + SVM, passed to ``fit``) is mixed into the teacher's as ``prior_weight`` * prior +
+  (1 - prior_weight) * teacher before thresholding.
 
 CPU-efficient training: a stratified ``val_fraction`` of the labeled grids is held out, the
 validation accuracy is measured after every epoch, the best weights are kept and training stops
@@ -65,7 +70,8 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                  unlabeled_ratio: int = 1, threshold: float = 0.9, lambda_u: float = 1.0,
                  min_steps_per_epoch: int = 20, axes: str = "z", shift: int = 2, tta: bool | str = "auto",
                  up_views: int = 12, jitter: float = 0.0,
-                 semi: str = "fixmatch", val_fraction: float = 0.1, patience: int = 8, seed: int = 0, device: str = "cpu",
+                 semi: str = "fixmatch", rounds: int = 1, student_strong: bool = False,
+                 val_fraction: float = 0.1, patience: int = 8, seed: int = 0, device: str = "cpu",
                  checkpoint: str | None = None, resume: bool = False):
         self.epochs = epochs
         self.batch_size = batch_size
@@ -84,6 +90,8 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         self.up_views = up_views
         self.jitter = jitter
         self.semi = semi
+        self.rounds = rounds
+        self.student_strong = student_strong
         self.val_fraction = val_fraction
         self.patience = patience
         self.seed = seed
@@ -120,8 +128,11 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                                    for idx in batches(len(X), 128)])
         return float(np.mean(pred == y_idx))
 
-    def fit(self, X, y, X_unlabeled=None):
-        """Train on labeled ``X, y`` (class labels) and optional unlabeled grids (see module docstring)."""
+    def fit(self, X, y, X_unlabeled=None, prior=None, prior_weight: float = 0.5):
+        """Train on labeled ``X, y`` (class labels) and optional unlabeled grids (see module docstring).
+
+        ``prior``: (len(X_unlabeled), n_classes) probabilities from another model, mixed into the
+        self-training teacher's pseudo-labels with ``prior_weight``."""
         X = check_grids(X)
         y = check_labels(y, len(X))
         if X_unlabeled is not None and len(X_unlabeled):
@@ -136,6 +147,8 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
             raise InputError(None, f"tta must be true, false or auto, got {self.tta!r}")
         if int(self.up_views) < 1:
             raise InputError(None, f"up_views must be >= 1, got {self.up_views}")
+        if int(self.rounds) < 1:
+            raise InputError(None, f"rounds must be >= 1, got {self.rounds}")
         self.grid_size_ = X.shape[1]
         self.__dict__.pop("tta_", None)  # chosen again after this fit
         self.classes_, y_all = np.unique(y, return_inverse=True)
@@ -148,17 +161,31 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
             return self._choose_tta(Xva, yva)
         # self-training: a teacher on the labeled grids pseudo-labels the confident unlabeled grids
         # (probabilities averaged over the test-time views); a fresh student trains on both.
+        if prior is not None:
+            prior = np.asarray(prior, dtype=np.float64)
+            if prior.shape != (len(X_unlabeled), len(self.classes_)):
+                raise InputError(None, f"prior must be (unlabeled grids, classes) = "
+                                       f"{(len(X_unlabeled), len(self.classes_))}, got {prior.shape}")
         teacher_ck = None if self.checkpoint is None else str(self.checkpoint) + ".teacher"
         print(f"self-training: teacher on {len(Xtr)} labeled grids", flush=True)
         self._train(Xtr, y_idx, Xva, yva, None, teacher_ck)
-        probs = self._proba(X_unlabeled)
-        conf, pseudo = probs.max(1), probs.argmax(1)
-        keep = np.flatnonzero(conf >= self.threshold)
-        self.pseudo_labeled_ = int(len(keep))
-        print(f"self-training: {len(keep)} of {len(X_unlabeled)} unlabeled grids pseudo-labeled (confidence >= "
-              f"{self.threshold}); student on {len(Xtr) + len(keep)} grids", flush=True)
-        self._train(np.concatenate([Xtr, X_unlabeled[keep].astype(Xtr.dtype, copy=False)]),
-                    np.concatenate([y_idx, pseudo[keep]]), Xva, yva, None, self.checkpoint)
+        self.pseudo_labeled_ = []
+        for r in range(int(self.rounds)):
+            probs = self._proba(X_unlabeled)
+            if prior is not None:
+                probs = prior_weight * prior + (1 - prior_weight) * probs
+            conf, pseudo = probs.max(1), probs.argmax(1)
+            keep = np.flatnonzero(conf >= self.threshold)
+            self.pseudo_labeled_.append(int(len(keep)))
+            print(f"self-training round {r + 1}/{self.rounds}: {len(keep)} of {len(X_unlabeled)} unlabeled grids "
+                  f"pseudo-labeled (confidence >= {self.threshold}{', with the prior' if prior is not None else ''}); "
+                  f"student on {len(Xtr) + len(keep)} grids", flush=True)
+            ck = self.checkpoint if r == int(self.rounds) - 1 or self.checkpoint is None \
+                else f"{self.checkpoint}.round{r + 1}"
+            self._train(np.concatenate([Xtr, X_unlabeled[keep].astype(Xtr.dtype, copy=False)]),
+                        np.concatenate([y_idx, pseudo[keep]]), Xva, yva, None, ck, strong=self.student_strong)
+        if len(self.pseudo_labeled_) == 1:
+            self.pseudo_labeled_ = self.pseudo_labeled_[0]
         return self._choose_tta(Xva, yva)
 
     def _choose_tta(self, Xva, yva) -> "SemiSupervisedCNN":
@@ -177,8 +204,9 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
               f"averaging {'on' if self.tta_ else 'off'}", flush=True)
         return self
 
-    def _train(self, Xtr, y_idx, Xva, yva, X_unlabeled, checkpoint):
-        """One training run (FixMatch when ``X_unlabeled`` is given); keeps the best validation epoch."""
+    def _train(self, Xtr, y_idx, Xva, yva, X_unlabeled, checkpoint, strong: bool = False):
+        """One training run (FixMatch when ``X_unlabeled`` is given); keeps the best validation epoch.
+        ``strong``: the training grids get the strong augmentation (noisy student)."""
         import torch
         from torch import nn
         from tqdm import tqdm
@@ -223,7 +251,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
             sums = {"loss": 0.0, "sup": 0.0, "unsup": 0.0, "mask": 0.0}
             for step in tqdm(range(steps), desc=f"cnn epoch {epoch + 1}/{self.epochs}", leave=False, disable=None):
                 idx = np.sort(lab_order[step * self.batch_size:(step + 1) * self.batch_size])
-                xl = augment(to_tensor(Xtr[idx]), gen, axes=self.axes, shift=self.shift,
+                xl = augment(to_tensor(Xtr[idx]), gen, strong=strong, axes=self.axes, shift=self.shift,
                              up_views=self.up_views, jitter=self.jitter).to(dev)
                 yl = yt[idx].to(dev)
                 loss_u = torch.zeros((), device=dev)
