@@ -129,7 +129,8 @@ def _ensemble_from_saved_cnn(split, saved: Path, seed: int, cnn_opts: dict, cnn_
             "fit_s": time.perf_counter() - t0, "params": svm.best_params_, "pose": svm.pose, "rotations": 0,
             "accuracy_cnn_member": acc(p_cnn), "accuracy_kmeans_member": acc(p_svm),
             "accuracy_kmeans_svm_predict": float(np.mean(svm.predict(split.X_test) == split.y_test)),
-            "cnn_member_from": str(saved.name)}
+            "cnn_member_from": str(saved.name),
+            "proba_test": proba, "proba_test_cnn": p_cnn, "proba_test_kmeans": p_svm}
 
 
 def main(argv=None) -> int:

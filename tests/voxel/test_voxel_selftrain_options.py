@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -62,3 +64,19 @@ def test_ensemble_teacher_passes_the_svm_probabilities_to_the_cnn(geo, monkeypat
     plain = VoxelClassifier("ensemble", n_components=4, seed=0, threshold=0.5,
                             **{k: v for k, v in KW.items() if k != "seed"}).fit(Xl, yl, Xu)
     assert plain.ensemble_teacher is False and seen["prior"] is None
+
+
+def test_cli_fit_ensemble_teacher_rounds_and_noisy_student(tmp_path, cli_runner, geo):
+    Xl, yl, Xu, _, _ = geo
+    np.savez(tmp_path / "l.npz", X=Xl, y=yl)
+    np.savez(tmp_path / "u.npz", X=Xu)
+    code, out, _ = cli_runner("voxel", "fit", "--grids", tmp_path / "l.npz", "--unlabeled", tmp_path / "u.npz",
+                              "--method", "ensemble", "--latent", "4", "--symmetry", "all", "--epochs", "1",
+                              "--batch-size", "16", "--val-fraction", "0", "--semi", "self-training",
+                              "--threshold", "0.3", "--ensemble-teacher", "--rounds", "2", "--student-strong",
+                              "-o", tmp_path / "m")
+    assert code == 0 and "round 2/2" in out and "with the prior" in out
+    config = json.loads((tmp_path / "m" / "run.json").read_text())["config"]
+    assert (config["ensemble_teacher"], config["rounds"], config["student_strong"]) == (True, 2, True)
+    again = VoxelClassifier.load(tmp_path / "m")
+    assert again.ensemble_teacher is True and again.cnn_network.rounds == 2

@@ -151,12 +151,19 @@ def voxelize_cmd(inputs, output, size, voxel_size, centre, padding, extent, mode
               show_default=True, help="ensemble: the featurizer + SVM whose probabilities are averaged with the cnn's.")
 @click.option("--cnn-weight", type=float, default=0.5, show_default=True,
               help="ensemble: weight of the cnn's probabilities (the SVM's get 1 - this).")
+@click.option("--ensemble-teacher/--no-ensemble-teacher", default=False, show_default=True,
+              help="ensemble with --semi self-training: mix the SVM's probabilities of the unlabeled grids into the "
+                   "cnn teacher's pseudo-labels (same weights as the ensemble).")
+@click.option("--rounds", default=1, show_default=True,
+              help="cnn self-training rounds (each student pseudo-labels again for the next).")
+@click.option("--student-strong", is_flag=True,
+              help="cnn self-training: train the student on strongly augmented grids (noisy student).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto|cpu|cuda")
 @click.option("--resume", is_flag=True, help="Continue the torch training from the checkpoint in the model folder.")
 def fit_cmd(grids_path, method, unlabeled_path, output, latent, epochs, batch_size, symmetry, up_views, tta, pose,
-            rotations, semi, threshold, class_balance, lr, val_fraction, ensemble_with, cnn_weight, seed, device,
-            resume) -> None:
+            rotations, semi, threshold, class_balance, lr, val_fraction, ensemble_with, cnn_weight, ensemble_teacher,
+            rounds, student_strong, seed, device, resume) -> None:
     """Fit a method on labeled (+ unlabeled) grids and save the model folder."""
     import numpy as np
 
@@ -183,11 +190,11 @@ def fit_cmd(grids_path, method, unlabeled_path, output, latent, epochs, batch_si
         options.pop("epochs", None)
     if method in ("cnn", "ensemble"):
         options.update(axes=symmetry, semi=semi, class_balance=class_balance, up_views=up_views,
-                       tta={"on": True, "off": False}.get(tta, tta))
+                       tta={"on": True, "off": False}.get(tta, tta), rounds=rounds, student_strong=student_strong)
         options.update({k: v for k, v in {"threshold": threshold, "lr": lr, "val_fraction": val_fraction}.items()
                         if v is not None})
     if method == "ensemble":
-        options.update(ensemble_with=ensemble_with, cnn_weight=cnn_weight)
+        options.update(ensemble_with=ensemble_with, cnn_weight=cnn_weight, ensemble_teacher=ensemble_teacher)
     if method != "cnn":
         if symmetry == "mirror" and rotations:
             from fewlabel.errors import InputError
