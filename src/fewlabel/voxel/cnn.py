@@ -183,7 +183,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
             ck = self.checkpoint if r == int(self.rounds) - 1 or self.checkpoint is None \
                 else f"{self.checkpoint}.round{r + 1}"
             self._train(np.concatenate([Xtr, X_unlabeled[keep].astype(Xtr.dtype, copy=False)]),
-                        np.concatenate([y_idx, pseudo[keep]]), Xva, yva, None, ck, strong=self.student_strong)
+                        np.concatenate([y_idx, pseudo[keep]]), Xva, yva, None, ck, noisy=self.student_strong)
         if len(self.pseudo_labeled_) == 1:
             self.pseudo_labeled_ = self.pseudo_labeled_[0]
         return self._choose_tta(Xva, yva)
@@ -204,9 +204,9 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
               f"averaging {'on' if self.tta_ else 'off'}", flush=True)
         return self
 
-    def _train(self, Xtr, y_idx, Xva, yva, X_unlabeled, checkpoint, strong: bool = False):
+    def _train(self, Xtr, y_idx, Xva, yva, X_unlabeled, checkpoint, noisy: bool = False):
         """One training run (FixMatch when ``X_unlabeled`` is given); keeps the best validation epoch.
-        ``strong``: the training grids get the strong augmentation (noisy student)."""
+        ``noisy``: the training grids get the strong augmentation (noisy student)."""
         import torch
         from torch import nn
         from tqdm import tqdm
@@ -251,7 +251,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
             sums = {"loss": 0.0, "sup": 0.0, "unsup": 0.0, "mask": 0.0}
             for step in tqdm(range(steps), desc=f"cnn epoch {epoch + 1}/{self.epochs}", leave=False, disable=None):
                 idx = np.sort(lab_order[step * self.batch_size:(step + 1) * self.batch_size])
-                xl = augment(to_tensor(Xtr[idx]), gen, strong=strong, axes=self.axes, shift=self.shift,
+                xl = augment(to_tensor(Xtr[idx]), gen, strong=noisy, axes=self.axes, shift=self.shift,
                              up_views=self.up_views, jitter=self.jitter).to(dev)
                 yl = yt[idx].to(dev)
                 loss_u = torch.zeros((), device=dev)
