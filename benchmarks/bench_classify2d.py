@@ -75,6 +75,7 @@ from fewlabel.classify2d.ctf import ctf_correct, ctf_params_from_metadata  # noq
 from fewlabel.classify2d.augment import AugmentConfig  # noqa: E402
 from fewlabel.classify2d.embed import combine_embeddings, embed  # noqa: E402
 from fewlabel.classify2d.evaluate import cluster_scores  # noqa: E402
+from fewlabel.classify2d.generic import generic_training_set, parse_shapes  # noqa: E402
 from fewlabel.classify2d.features import pixel_features, polar_fourier_features  # noqa: E402
 from fewlabel.classify2d.mra import mra_classify, mra_profile  # noqa: E402
 from fewlabel.classify2d.train import TrainConfig, train_embedding  # noqa: E402
@@ -82,11 +83,13 @@ from fewlabel.simulate.particles import simulate_particles  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 NETS = ("supervised", "self-supervised")
-ALIGNED = ("supervised-aligned", "mra-net", "mra-net+profile")
+ALIGNED = ("supervised-aligned", "supervised-aligned+profile", "mra-net", "mra-net+profile")
+#: the generic embedding (classify2d.generic): trained once per seed on (shape, view) classes of many shapes
+GENERIC = ("generic", "generic+profile")
 #: MRA variants (keyword arguments of mra_classify) for the SNR 0.03 study
 MRA_VARIANTS = {"mra": {}, "mra-s16": {"search_size": 16}, "mra-i64": {"n_init": 64}}
 #: vendored models never used to train the unseen-molecule network (4E43 is 1hvr's protein)
-HELD_OUT = {"1hvr": ("1hvr", "4E43")}
+HELD_OUT = {"1hvr": ("1hvr", "4E43"), "4E43": ("1hvr", "4E43")}
 
 
 def simulate(kind: str, snr: str, n_per_class: int, box: int, seed: int, molecule: str = "adk_open"):
@@ -232,6 +235,12 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2", help="seeds for the baselines and MRA")
     p.add_argument("--net-seeds", default="0", help="seeds for the networks (the costly part)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--unseen-molecules", default="1hvr", help="held-out molecules of the unseen dataset")
+    p.add_argument("--shapes", default="default",
+                   help="training shapes of the generic embedding (comma list of name[:GROUP[:seed]])")
+    p.add_argument("--generic-views", type=int, default=8, help="view classes per training shape")
+    p.add_argument("--generic-per-class", type=int, default=40, help="particles per (shape, view) class")
+    p.add_argument("--generic-batch", type=int, default=64, help="batch size of the generic network")
     p.add_argument("--tag", default="", help="suffix of the result files (classify2d<tag>.json/.md)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -289,13 +298,19 @@ def main() -> None:
                    f"{len(res.history)} epochs" + (", trained on 1hvr views" if molecule == "1hvr" else ""))
             if keep is not None:
                 keep[(mode, seed)] = res.model
-        if "supervised-aligned" in methods:
+        if "supervised-aligned" in methods or "supervised-aligned+profile" in methods:
             t0 = time.time()
             res = train(aligned, y, tr, "supervised", args, seed, aligned=True)
-            pred = kmeans(embed(res.model, aligned[te]), k, seed)[0]
-            record(label, snr, "supervised-aligned", seed, cluster_scores(y[te], pred), time.time() - t0 + mra_s,
-                   f"{len(res.history)} epochs, labels of the other half" +
-                   (f", trained on {molecule} views" if molecule != "adk_open" else ""))
+            emb = embed(res.model, aligned[te])
+            s = time.time() - t0 + mra_s
+            if "supervised-aligned" in methods:
+                record(label, snr, "supervised-aligned", seed, cluster_scores(y[te], kmeans(emb, k, seed)[0]), s,
+                       f"{len(res.history)} epochs, labels of the other half" +
+                       (f", trained on {molecule} views" if molecule != "adk_open" else ""))
+            if "supervised-aligned+profile" in methods:
+                pred = kmeans(combine_embeddings(emb, profile[te], 0.75), k, seed)[0]
+                record(label, snr, "supervised-aligned+profile", seed, cluster_scores(y[te], pred), s,
+                       "labels of the other half; profile weight 0.75")
         if "mra-net" in methods or "mra-net+profile" in methods:
             t0 = time.time()
             res = train(aligned, mra_labels, None, "supervised", args, seed, aligned=True)
@@ -321,25 +336,57 @@ def main() -> None:
                     run_set(dataset, size_label(dataset, n), snr, seed, n,
                             keep=models if dataset == "views" and snr == "0.1" else None)
     if "unseen" in datasets:
-        # 1hvr views: seen = networks trained on 1hvr; unseen = the adk_open views SNR 0.1 networks, or the
-        # aligned network trained on (molecule, view) classes of every other vendored model
+        # held-out molecules (views, SNR 0.1): seen = networks trained on the molecule's own labels; unseen =
+        # the adk_open views SNR 0.1 networks, the aligned network trained on (molecule, view) classes of the
+        # other vendored models (multi3), or the generic embedding trained on many shapes (generic)
         for seed in seeds:
-            got = run_set("views", "1hvr views", "0.1", seed, sizes[0], molecule="1hvr", sim_seed=seed + 100)
-            x, y, te = got["x"], got["y"], got["te"]
-            for mode in [m for m in NETS if m in methods]:
-                if (mode, seed) in models:
+            generic_model, generic_s, generic_note = None, 0.0, ""
+            for j, mol in enumerate(args.unseen_molecules.split(",")):
+                got = run_set("views", f"{mol} views", "0.1", seed, sizes[0], molecule=mol,
+                              sim_seed=seed + 100 + 200 * j)
+                x, y, te = got["x"], got["y"], got["te"]
+                unseen = f"{mol} views, unseen"
+                for mode in [m for m in NETS if m in methods]:
+                    if (mode, seed) in models:
+                        t0 = time.time()
+                        pred = kmeans(embed(models[(mode, seed)], x[te]), 4, seed)[0]
+                        record(unseen, "0.1", mode, seed, cluster_scores(y[te], pred), time.time() - t0,
+                               "trained on adk_open views")
+                if seed not in net_seeds:
+                    continue
+                if "multi3" in methods:
                     t0 = time.time()
-                    pred = kmeans(embed(models[(mode, seed)], x[te]), 4, seed)[0]
-                    record("1hvr views, unseen", "0.1", mode, seed, cluster_scores(y[te], pred), time.time() - t0,
-                           "trained on adk_open views")
-            if "supervised-aligned" in methods and seed in net_seeds:
-                t0 = time.time()
-                xm, ym, names = multi_molecule_set("1hvr", "0.1", args, seed)
-                res = train(xm, ym, None, "supervised", args, seed, aligned=True, batch_size=64)
-                pred = kmeans(embed(res.model, got["aligned"][te]), 4, seed)[0]
-                record("1hvr views, unseen", "0.1", "supervised-aligned", seed, cluster_scores(y[te], pred),
-                       time.time() - t0, f"{len(res.history)} epochs, trained on {len(np.unique(ym))} "
-                       f"(molecule, view) classes of {', '.join(names)} ({len(ym)} particles)")
+                    xm, ym, names = multi_molecule_set(mol, "0.1", args, seed)
+                    res = train(xm, ym, None, "supervised", args, seed, aligned=True, batch_size=64)
+                    pred = kmeans(embed(res.model, got["aligned"][te]), 4, seed)[0]
+                    record(unseen, "0.1", "multi3", seed, cluster_scores(y[te], pred),
+                           time.time() - t0, f"{len(res.history)} epochs, trained on {len(np.unique(ym))} "
+                           f"(molecule, view) classes of {', '.join(names)} ({len(ym)} particles)")
+                if any(m in methods for m in GENERIC):
+                    if generic_model is None:
+                        t0 = time.time()
+                        shapes = parse_shapes(args.shapes)
+                        held = set(HELD_OUT.get(mol, (mol,)))
+                        if any(sh.split(":")[0] in held for sh in shapes):
+                            raise SystemExit(f"--shapes holds {mol} (or its protein): it would not be unseen")
+                        xg, yg, _ = generic_training_set(shapes, args.generic_per_class, args.generic_views, "0.1",
+                                                         args.box, args.mra_size, seed, log=lambda m: None)
+                        res = train(xg, yg, None, "supervised", args, seed, aligned=True,
+                                    batch_size=args.generic_batch)
+                        generic_model, generic_s = res.model, time.time() - t0
+                        generic_note = (f"{len(res.history)} epochs, {len(np.unique(yg))} (shape, view) classes of "
+                                        f"{len(shapes)} shapes, {len(yg)} particles")
+                        print(f"generic network: {generic_note}, {generic_s:.0f} s", flush=True)
+                    t0 = time.time()
+                    emb = embed(generic_model, got["aligned"][te])
+                    s = time.time() - t0 + generic_s
+                    if "generic" in methods:
+                        record(unseen, "0.1", "generic", seed, cluster_scores(y[te], kmeans(emb, 4, seed)[0]), s,
+                               generic_note)
+                    if "generic+profile" in methods:
+                        pred = kmeans(combine_embeddings(emb, got["profile"][te], 0.75), 4, seed)[0]
+                        record(unseen, "0.1", "generic+profile", seed, cluster_scores(y[te], pred), s,
+                               "generic embedding + the molecule's MRA profile, weight 0.75")
     write(rows, args, started)
     print(f"wrote {RESULTS}/classify2d{args.tag}.json and .md ({time.time() - started:.0f} s)")
 
