@@ -17,6 +17,9 @@ micrographs, match radius = particle radius (``auprc_strict``: half of it).
         --seeds 0,1,2 --epochs 10 --steps 100
     python benchmarks/bench_pick_pretrained.py --datasets real --labels 10 --inits pretrained --seeds 0,1,2 --lr 1e-4
 
+Each trained model is scored twice by default (``--scoring both``): as ``pick extract`` scores (score
+maps averaged over the 8 rotations/mirrors, rows marked ``tta``) and with one orientation (``--no-tta``).
+
 Defaults: ``pick train``'s schedule (10 epochs x 100 minibatches). ``--lr``, ``--pseudo``,
 ``--freeze-epochs`` set the fine-tuning options instead of ``pick train``'s defaults; a row's method
 names every setting that differs from the pre-issue-#8 fine-tuning (lr 5e-4, no pseudo-labels,
@@ -70,8 +73,9 @@ def unseen_dataset(work: Path, n_train: int, n_test: int, size: int, labels: lis
             "particle_radius": float(info["particle_radius_px"]), "expected": len(truth_train) / n_train}
 
 
-def score(model, names, images, truth, particle_radius, downsample) -> dict:
-    """Pick the prepared test images with ``model``; AUPRC at the particle radius and half of it."""
+def score(model, names, images, truth, particle_radius, downsample, tta: bool = False) -> dict:
+    """Pick the prepared test images with ``model`` as ``pick extract`` does (``tta``: scores averaged over the
+    8 rotations/mirrors, its default; else ``--no-tta``); AUPRC at the particle radius and half of it."""
     import torch
 
     from fewlabel.pick import metrics
@@ -79,7 +83,7 @@ def score(model, names, images, truth, particle_radius, downsample) -> dict:
     from fewlabel.pick.models import score_map
 
     with torch.inference_mode():
-        picks = pd.concat([picks_from_scores(score_map(model, torch.from_numpy(im)).numpy(), n,
+        picks = pd.concat([picks_from_scores(score_map(model, torch.from_numpy(im), tta=tta).numpy(), n,
                                              particle_radius / downsample, downsample)
                            for n, im in zip(names, images)], ignore_index=True)
     curve = metrics.evaluate_picks(picks, truth, particle_radius)
@@ -89,17 +93,21 @@ def score(model, names, images, truth, particle_radius, downsample) -> dict:
             "recall": best["recall"], "n_picks": curve.n_picks, "n_true": curve.n_true}
 
 
-def run_general(ds: dict, downsample: int) -> dict:
-    """The shipped general picker alone (zero labels), as ``pick extract --diameter 2R``."""
+def run_general(ds: dict, downsample: int, scorings: tuple[bool, ...] = (False,)) -> dict[bool, dict]:
+    """The shipped general picker alone (zero labels), as ``pick extract --diameter 2R``: one result per
+    scoring in ``scorings`` (tta off / on)."""
     from fewlabel.pick.pretrained import config_for_diameter, load_general
 
     model, config = load_general()
     cfg = config_for_diameter(config, 2 * ds["particle_radius"])
     assert cfg["downsample"] == downsample, (cfg["downsample"], downsample)
     names, images, _ = prepared(ds["test_paths"], downsample)
-    t = time.perf_counter()
-    res = score(model, names, images, ds["truth"], ds["particle_radius"], downsample)
-    return {**res, "train_s": 0.0, "best_s": 0.0, "best_epoch": 0, "extract_s": time.perf_counter() - t}
+    out = {}
+    for tta in scorings:
+        t = time.perf_counter()
+        res = score(model, names, images, ds["truth"], ds["particle_radius"], downsample, tta)
+        out[tta] = {**res, "train_s": 0.0, "best_s": 0.0, "best_epoch": 0, "extract_s": time.perf_counter() - t}
+    return out
 
 
 #: fine-tuning settings a row is labelled with when they differ from these (pick train before issue #8's
@@ -108,15 +116,18 @@ LEGACY = {"lr": 5e-4, "pseudo_labels": 0.0, "freeze_epochs": 0}
 SHORT = {"lr": "lr", "pseudo_labels": "pseudo", "freeze_epochs": "freeze"}
 
 
-def method_label(init: str, settings: dict) -> str:
-    """``init`` plus every fine-tuning setting that differs from :data:`LEGACY`, e.g. ``pretrained lr=0.0001``."""
+def method_label(init: str, settings: dict, tta: bool = False) -> str:
+    """``init`` plus every fine-tuning setting that differs from :data:`LEGACY`, e.g. ``pretrained lr=0.0001``,
+    and ``tta`` when test scores were averaged over rotations/mirrors (rows before that option: plain)."""
     extra = [f"{SHORT[k]}={settings[k]:g}" for k in LEGACY if k in settings and settings[k] != LEGACY[k]]
-    return " ".join([init] + extra)
+    return " ".join([init] + extra + (["tta"] if tta else []))
 
 
 def run_train(ds: dict, labeled: pd.DataFrame, downsample: int, init: str, epochs: int, steps: int,
-              seed: int, validation: str = "auto", overrides: dict | None = None) -> dict:
-    """``pick train`` defaults from the general picker (``init="pretrained"``) or at random; test AUPRC.
+              seed: int, validation: str = "auto", overrides: dict | None = None,
+              scorings: tuple[bool, ...] = (False,)) -> dict[bool, dict]:
+    """``pick train`` defaults from the general picker (``init="pretrained"``) or at random; test AUPRC of the
+    one trained model per scoring in ``scorings`` (tta off / on).
 
     ``overrides``: TrainConfig fields (lr, pseudo_labels, freeze_epochs) instead of pick train's defaults.
     """
@@ -147,11 +158,14 @@ def run_train(ds: dict, labeled: pd.DataFrame, downsample: int, init: str, epoch
         model, _ = load_picker(Path(tmp) / "m.pt")
     best = max(history, key=lambda h: h.get("val_auprc", h["epoch"]))
     test_names, test_images, _ = prepared(ds["test_paths"], downsample)
-    t = time.perf_counter()
-    res = score(model, test_names, test_images, ds["truth"], pr, downsample)
-    return {**res, **settings, "train_s": train_s, "best_s": best.get("elapsed_s", float("nan")),
-            "best_epoch": best["epoch"], "extract_s": time.perf_counter() - t,
-            "val_auprc_best": best.get("val_auprc", float("nan"))}
+    out = {}
+    for tta in scorings:
+        t = time.perf_counter()
+        res = score(model, test_names, test_images, ds["truth"], pr, downsample, tta)
+        out[tta] = {**res, **settings, "train_s": train_s, "best_s": best.get("elapsed_s", float("nan")),
+                    "best_epoch": best["epoch"], "extract_s": time.perf_counter() - t,
+                    "val_auprc_best": best.get("val_auprc", float("nan"))}
+    return out
 
 
 def topaz_rows() -> list[dict]:
@@ -224,7 +238,10 @@ def write(stem: Path, config: dict, rows: list[dict], header: list[str]) -> None
           + ["", "## Test AUPRC (match radius = particle radius; mean ± sd over seeds)", "",
              "schedule = epochs x minibatches (`pick train` default: 10x100); method suffixes: lr = Adam learning "
              "rate, pseudo = the starting model's top picks on the training micrographs added as positives "
-             "(number = this fraction of the expected particle count), freeze = epochs with the trunk frozen; train_s = mean training wall time (s).", "",
+             "(number = this fraction of the expected particle count), freeze = epochs with the trunk frozen, "
+             "tta = test score maps averaged over the 8 rotations/mirrors (`pick extract`'s default since "
+             "session 4; rows without it: one orientation, `--no-tta`), each tta row scores the same trained "
+             "model as the row without it; train_s = mean training wall time (s).", "",
              markdown_table(table, index=False), "", "## Every run", "",
              "load = 1-minute load average of the 2-core VM when the run ended (empty for older rows).", "",
              markdown_table(df[[c for c in cols if c in df]], index=False)])
@@ -259,8 +276,12 @@ def main(argv=None) -> None:
                     help="general-picker pseudo-positives, fraction of the expected count (default: pick train's)")
     ap.add_argument("--freeze-epochs", type=int, default=None,
                     help="epochs with the trunk frozen when fine-tuning (default: pick train's)")
+    ap.add_argument("--scoring", choices=["both", "tta", "plain"], default="both",
+                    help="test scores of each trained model: averaged over rotations/mirrors as pick extract's "
+                         "default (tta), one orientation (plain, --no-tta), or both as two rows")
     ap.add_argument("--work", default=str(Path(__file__).resolve().parent / "work"))
     args = ap.parse_args(argv)
+    scorings = {"both": (False, True), "tta": (True,), "plain": (False,)}[args.scoring]
     import torch
 
     from fewlabel.pick.pretrained import weights_path
@@ -302,29 +323,34 @@ def main(argv=None) -> None:
             (n, init, s) for n in labels for init in inits if init != "general" for s in seeds]
         for n, init, seed in jobs:
             if n == 0:
-                want = {"dataset": ds["short"], "labels": 0, "method": "general (0 labels)", "seed": 0}
+                wants = {tta: {"dataset": ds["short"], "labels": 0, "seed": 0,
+                               "method": "general (0 labels)" + (" tta" if tta else "")} for tta in scorings}
             else:
-                want = {"dataset": ds["short"], "labels": n, "method": method_label(init, planned_settings(
-                    init, overrides, n)), "seed": seed, "validation": args.validation, "epochs": args.epochs,
-                    "steps": args.steps}
-            done = [r for r in earlier if row_key(r) == row_key(want)]
-            if done:
-                print(f"{ds['short']:22s} N={n:4d} {want['method']:28s} seed={seed}: already in the results, skipped")
+                settings = planned_settings(init, overrides, n)
+                wants = {tta: {"dataset": ds["short"], "labels": n, "method": method_label(init, settings, tta),
+                               "seed": seed, "validation": args.validation, "epochs": args.epochs,
+                               "steps": args.steps} for tta in scorings}
+            done = {row_key(r) for r in earlier}
+            if all(row_key(w) in done for w in wants.values()):
+                print(f"{ds['short']:22s} N={n:4d} {init:12s} seed={seed}: already in the results, skipped")
                 continue
             if n == 0:
-                res = run_general(ds, downsample)
-                row = {**want, "command": command, **res}
+                results = run_general(ds, downsample, scorings)
             else:
                 labeled = labeled_subset(ds["truth_train"], n, seed)
-                res = run_train(ds, labeled, downsample, init, args.epochs, args.steps, seed, args.validation,
-                                overrides)
-                row = {**want, "method": method_label(init, res), "threads": args.threads, "command": command, **res}
-            row["load"] = round(os.getloadavg()[0], 2)
-            rows.append(row)
-            print(f"{ds['short']:22s} N={n:4d} {row['method']:28s} {schedule(row):6s} seed={seed} "
-                  f"auprc={row['auprc']:.4f} strict={row['auprc_strict']:.4f} best_epoch={row['best_epoch']} "
-                  f"train_s={row['train_s']:.0f} load={row['load']}", flush=True)
-            merge_write(stem, vars(args), [row], header)  # after every run: an interruption loses nothing
+                results = run_train(ds, labeled, downsample, init, args.epochs, args.steps, seed, args.validation,
+                                    overrides, scorings)
+            new = []
+            for tta, res in results.items():
+                row = {**wants[tta], "command": command, **res, "load": round(os.getloadavg()[0], 2)}
+                if n:
+                    row.update(method=method_label(init, res, tta), threads=args.threads)
+                new.append(row)
+                print(f"{ds['short']:22s} N={n:4d} {row['method']:32s} {schedule(row):6s} seed={seed} "
+                      f"auprc={row['auprc']:.4f} strict={row['auprc_strict']:.4f} best_epoch={row['best_epoch']} "
+                      f"train_s={row['train_s']:.0f} load={row['load']}", flush=True)
+            rows += new
+            merge_write(stem, vars(args), new, header)  # after every run: an interruption loses nothing
     print(f"wrote {stem}.json and .md")
 
 

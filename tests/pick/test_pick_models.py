@@ -75,3 +75,29 @@ def test_score_map_single_image_and_decoder_shape():
     logits, h = model(x, return_features=True)
     assert logits.shape == (2, 10, 10)
     assert model.decoder(h).shape == x.shape
+
+
+@pytest.mark.parametrize("name", ["resnet8", "conv31"])
+def test_tta_score_map_is_equivariant_and_aligned(name):
+    """Averaging over the 8 square symmetries: rotating or mirroring the input rotates or mirrors the map
+    exactly (each view's map lands back on its own pixels), on a non-square batch."""
+    torch.manual_seed(0)
+    model = build_model(name, units=4).eval()
+    img = torch.randn(2, 37, 46, dtype=torch.float64)
+    model = model.double()
+    s = score_map(model, img, tta=True)
+    assert s.shape == (2, 37, 46)
+    assert torch.allclose(score_map(model, torch.rot90(img, 1, (1, 2)), tta=True), torch.rot90(s, 1, (1, 2)),
+                          atol=1e-10)
+    assert torch.allclose(score_map(model, torch.flip(img, (1,)), tta=True), torch.flip(s, (1,)), atol=1e-10)
+    plain = score_map(model, img)
+    assert not torch.allclose(plain, s)  # a random net is not symmetric: the average is a different map
+    # equivariance alone would also hold with every view's map shifted the same way in its own frame;
+    # alignment: the average is the mean of the 8 views, each mapped back by the inverse transform
+    def view(k: int, mirror: bool) -> torch.Tensor:
+        v = torch.rot90(img, k, (1, 2))
+        m = score_map(model, v.flip(2) if mirror else v)
+        return torch.rot90(m.flip(2) if mirror else m, -k, (1, 2))
+
+    assert torch.allclose(torch.stack([view(k, f) for k in range(4) for f in (False, True)]).mean(0), s,
+                          atol=1e-10)

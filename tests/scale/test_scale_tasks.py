@@ -61,6 +61,19 @@ def test_scaled_pick_extract_equals_the_cli(trained, tmp_path, cli_runner):
         assert not (tmp_path / f"{out}.parts").exists()
 
 
+def test_no_tta_reaches_the_scaled_workers(trained, tmp_path, cli_runner):
+    """`--no-tta` scores one orientation in-process and on Dask workers alike, and changes the picks."""
+    model, mics = trained
+    args = ("pick", "extract", "--model", model, "--micrographs", mics, "--batch-size", "1", "--device", "cpu")
+    assert cli_runner(*args, "-o", tmp_path / "tta.tsv")[0] == 0
+    assert cli_runner(*args, "--no-tta", "-o", tmp_path / "plain.tsv")[0] == 0
+    assert (tmp_path / "tta.tsv").read_bytes() != (tmp_path / "plain.tsv").read_bytes()
+    picks = pick_extract(sorted(mics.glob("*.mrc")), model, tmp_path / "dask.tsv", ScaleSpec(workers=1),
+                         device="cpu", radius=8.0, tta=False, log=lambda m: None)
+    assert len(picks) > 0
+    assert (tmp_path / "dask.tsv").read_bytes() == (tmp_path / "plain.tsv").read_bytes()
+
+
 def test_unreadable_micrograph_fails_alone(trained, tmp_path):
     import shutil
 

@@ -122,7 +122,7 @@ def _prepared_or_skipped(paths: Iterable[Path], factor: int, normalize: str,
 def iter_extract(model, config: dict, paths: Iterable[Path], radius: float | None = None,
                  threshold: float | None = None, batch_size: int = 1, device: str = "cpu",
                  score_maps: str | os.PathLike | None = None, views: int = 0,
-                 failures: list[tuple[str, str]] | None = None) -> Iterator[pd.DataFrame]:
+                 failures: list[tuple[str, str]] | None = None, tta: bool = True) -> Iterator[pd.DataFrame]:
     """Yield one picks table (original pixels) per micrograph, in input order.
 
     ``radius`` is the NMS radius in original pixels (default: the model's); ``score_maps``, if
@@ -130,7 +130,8 @@ def iter_extract(model, config: dict, paths: Iterable[Path], radius: float | Non
     first ``views`` micrographs, a PNG of the prepared micrograph beside its score map, drawn from
     the arrays already in memory (each micrograph is read and prepared exactly once). With a
     ``failures`` list, unreadable micrographs are recorded there and skipped (see
-    :func:`_prepared_or_skipped`); without one the first raises.
+    :func:`_prepared_or_skipped`); without one the first raises. ``tta``: score maps averaged over
+    the 8 rotations/mirrors of the micrograph (:data:`fewlabel.pick.models.TTA_VIEWS`).
     """
     factor = int(config["downsample"])
     radius = float(radius if radius is not None else config.get("nms_radius_used") or 2 * config["radius"])
@@ -141,7 +142,7 @@ def iter_extract(model, config: dict, paths: Iterable[Path], radius: float | Non
     for batch in _batches(prepared, batch_size):
         x = torch.from_numpy(np.stack([b[2] for b in batch])).to(device)
         with torch.inference_mode():
-            s = np.ascontiguousarray(score_map(model, x).float().cpu().numpy())
+            s = np.ascontiguousarray(score_map(model, x, tta=tta).float().cpu().numpy())
         del x
         for (name, _, image), smap in zip(batch, s):
             picks = picks_from_scores(smap, name, radius / factor, factor, threshold)

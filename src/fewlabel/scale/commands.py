@@ -25,7 +25,7 @@ from fewlabel.scale.tasks import EmbedTask, ParticlesExtractTask, PickExtractTas
 def pick_extract(paths: Sequence[Path], model_path: str | os.PathLike, output: str | os.PathLike,
                  scale: ScaleSpec, *, device: str = "auto", radius: float | None = None,
                  threshold: float | None = None, score_maps: str | os.PathLike | None = None,
-                 box_size: int | None = None, log: Callable[[str], None] = print):
+                 box_size: int | None = None, tta: bool = True, log: Callable[[str], None] = print):
     """Picks of every micrograph in ``paths`` -> ``output`` (any picks format); returns the table."""
     from fewlabel.io.picks import write_picks
 
@@ -36,8 +36,8 @@ def pick_extract(paths: Sequence[Path], model_path: str | os.PathLike, output: s
         return picks
 
     task = PickExtractTask(str(model_path), device=device, radius=radius, threshold=threshold,
-                           score_maps=None if score_maps is None else str(score_maps))
-    key = {"model": content_key(model_path), "radius": radius, "threshold": threshold}
+                           score_maps=None if score_maps is None else str(score_maps), tta=tta)
+    key = {"model": content_key(model_path), "radius": radius, "threshold": threshold, "tta": tta}
     return run_scaled([(Path(p).stem, Path(p)) for p in paths], task, codec=TableCodec(),
                       parts_dir=parts_dir_for(output), spec=scale, finish=finish, run_key=key, log=log).result
 

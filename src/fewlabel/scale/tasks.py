@@ -46,6 +46,7 @@ class PickExtractTask:
     radius: float | None = None
     threshold: float | None = None
     score_maps: str | None = None
+    tta: bool = True
 
     def __call__(self, path: str | os.PathLike):
         from fewlabel.pick.extract import iter_extract
@@ -54,7 +55,7 @@ class PickExtractTask:
         device = _device(self.device)
         model, config = cached_picker(self.model_path, device)
         return next(iter_extract(model, config, [Path(path)], self.radius, self.threshold, batch_size=1,
-                                 device=device, score_maps=self.score_maps))
+                                 device=device, score_maps=self.score_maps, tta=self.tta))
 
 
 @dataclass(frozen=True)
