@@ -278,7 +278,7 @@ def main() -> None:
             t0 = time.time()
             record(label, snr, "oracle", seed, cluster_scores(y[te], oracle_labels(flipped, y, tr, args)[te]),
                    time.time() - t0, "NOT a method: true-class references (ceiling of the assignment)")
-        if any(m in methods for m in ("mra", "mra-profile") + ALIGNED):
+        if any(m in methods for m in ("mra", "mra-profile") + ALIGNED + GENERIC):
             t0 = time.time()
             mra_labels, profile, aligned = mra_aligned(flipped, k, args, seed)
             mra_s = time.time() - t0

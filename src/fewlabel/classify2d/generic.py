@@ -37,7 +37,7 @@ def _write_model(molecule, path: Path) -> None:
     chain = gemmi.Chain("A")
     for start in range(0, molecule.n_atoms, 50):  # one pseudo-residue per 50 atoms
         res = gemmi.Residue()
-        res.name, res.het_flag = "UNK", "A"
+        res.name, res.het_flag = "UNK", "H"  # HETATM: the reader then trusts the element column (Zn stays Zn)
         res.seqid = gemmi.SeqId(start // 50 + 1, " ")
         for i in range(start, min(start + 50, molecule.n_atoms)):
             atom = gemmi.Atom()
@@ -103,6 +103,36 @@ def generic_training_set(shapes: Sequence[str] = GENERIC_SHAPES, n_per_class: in
     return np.concatenate(xs), np.concatenate(ys), names
 
 
+def generic_config(seed: int = 0, **overrides):
+    """The benchmarked recipe of the generic network (:class:`TrainConfig`): supervised on aligned
+    particles (no rotation pooling, no rotation augmentation, 1 px shifts), 16 px working size, 64-d."""
+    from fewlabel.classify2d.augment import AugmentConfig
+    from fewlabel.classify2d.train import TrainConfig
+
+    base = dict(mode="supervised", size=16, dim=64, width=16, epochs=20, patience=8, batch_size=64, rot_pool=1,
+                seed=seed, augment=AugmentConfig(rotate=False, max_shift=1.0))
+    base.update(overrides)
+    return TrainConfig(**base)
+
+
+def embed_new_molecule(model, images: np.ndarray, k: int, mra_size: int = 48, profile_weight: float = 0.0,
+                       seed: int = 0, batch_size: int = 256, device: str = "cpu",
+                       progress: bool = False) -> np.ndarray:
+    """Embed a stack of a molecule the generic ``model`` never saw: MRA into ``k`` classes (its own
+    references), every particle rotated onto its best reference, then the network; with
+    ``profile_weight > 0`` the MRA correlation profile joins the embedding
+    (:func:`fewlabel.classify2d.embed.combine_embeddings`). Give CTF-corrected ``images``."""
+    from fewlabel.classify2d.embed import combine_embeddings, embed
+    from fewlabel.classify2d.mra import mra_classify, mra_profile
+
+    if getattr(model, "references", None) is not None:
+        raise InputError(None, "this model keeps its own MRA references: embed it with embed.embed")
+    refs = mra_classify(images, k, size=mra_size, seed=seed, progress=progress)[1]
+    profile, aligned = mra_profile(images, refs)
+    emb = embed(model, aligned, batch_size, device, progress)
+    return combine_embeddings(emb, profile, profile_weight) if profile_weight > 0 else emb
+
+
 def parse_shapes(text: str | None) -> tuple[str, ...]:
     """A comma list of shape specs (None or 'default' -> :data:`GENERIC_SHAPES`); InputError on a bad one."""
     from fewlabel.simulate.assemblies import point_group_rotations
@@ -125,5 +155,5 @@ def parse_shapes(text: str | None) -> tuple[str, ...]:
     return specs
 
 
-__all__ = ["GENERIC_SHAPES", "HELD_OUT", "aligned_views", "generic_training_set", "parse_shapes",
-           "shape_particles"]
+__all__ = ["GENERIC_SHAPES", "HELD_OUT", "aligned_views", "embed_new_molecule", "generic_config",
+           "generic_training_set", "parse_shapes", "shape_particles"]

@@ -7,6 +7,8 @@ Examples:
   fewlabel classify2d train --particles sim/particles.mrcs --mra-k 4 -o mra.pt    # no labels, MRA classes
   fewlabel classify2d train --particles sim/particles.mrcs --mra-k 4 --align --size 16 -o aligned.pt  # noisy data
   fewlabel classify2d train --particles sim/particles.mrcs --labels sim/labels.csv --label-fraction 0.2 -o sup.pt
+  fewlabel classify2d generic -o generic.pt                                        # no stack, no labels
+  fewlabel classify2d embed --model generic.pt --particles sim/particles.mrcs --mra-k 4 -o emb.npy
   fewlabel classify2d embed --model model.pt --particles sim/particles.mrcs -o emb.npy
   fewlabel classify2d cluster --embeddings emb.npy --k auto -o clusters.csv
   fewlabel classify2d cluster --method mra --particles sim/particles.mrcs --k 4 -o clusters.csv   # no training
@@ -18,7 +20,10 @@ filter and makes training on CPU affordable. On noisy data with a known number o
 stronger choice: see benchmarks/results/classify2d.md. A network for noisy data or a molecule without
 labels: `train --mra-k K --align` trains on the particles MRA has rotated onto their references (its own
 classes as labels); `embed` then aligns new particles to the same references
-(benchmarks/results/classify2d_aligned.md)."""
+(benchmarks/results/classify2d_aligned.md). A molecule with no labels and too few particles to train
+on: `generic` trains once on view classes of many simulated shapes (never your molecule), and
+`embed --mra-k K` aligns your stack onto its own K MRA references before embedding it
+(benchmarks/results/classify2d_generic.md)."""
 
 from __future__ import annotations
 
@@ -30,6 +35,9 @@ import click
 from fewlabel.cli.scale_options import scale_options
 
 from fewlabel.errors import InputError
+
+#: profile weight of `embed --mra-k` with a generic model (benchmarks/results/classify2d_generic.md)
+GENERIC_PROFILE_WEIGHT = 0.75
 
 
 @click.group(name="classify2d", help=__doc__)
@@ -182,30 +190,139 @@ def train(particles, labels, mode, label_fraction, size, dim, width, rot_pool, m
                f"{', stopped early' if result.stopped_early else ''})")
 
 
+@group.command("generic")
+@click.option("--shapes", default="default", show_default=True,
+              help="Training shapes, comma list of name[:GROUP[:seed]] (vendored model, optionally a Cn/Dn "
+                   "assembly of it), or 'default' (12 shapes; HIV-1 protease 1hvr/4E43 is never among them).")
+@click.option("--views", type=int, default=8, show_default=True, help="View classes per shape.")
+@click.option("--per-class", type=int, default=40, show_default=True, help="Simulated particles per view class.")
+@click.option("--snr", default="0.1", show_default=True, help="SNR of the simulated particles (or 'clean').")
+@click.option("--box", type=int, default=64, show_default=True, help="Simulated box (px).")
+@click.option("--mra-size", type=int, default=48, show_default=True,
+              help="Refinement size (px) of the MRA that aligns each shape's particles.")
+@click.option("--size", type=int, default=16, show_default=True, help="Working image size of the network (px).")
+@click.option("--dim", type=int, default=64, show_default=True, help="Embedding dimension.")
+@click.option("--width", type=int, default=16, show_default=True, help="Channels of the first CNN block.")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Particles per batch.")
+@click.option("--epochs", type=int, default=20, show_default=True, help="Maximum epochs.")
+@click.option("--patience", type=int, default=8, show_default=True, help="Early stopping patience (epochs).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@_device_option
+@click.option("--resume", is_flag=True, help="Continue the interrupted run saved in --output (same options).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Model file MODEL.pt.")
+def generic_cmd(shapes, views, per_class, snr, box, mra_size, size, dim, width, batch_size, epochs, patience, seed,
+                device, resume, output) -> None:
+    """Train a generic embedding on simulated view classes of many shapes (no stack, no labels needed).
+
+    Each shape (a vendored model or a point-group assembly of one) is simulated as --views view classes
+    with CTF and noise, phase-flipped and rotated onto its own MRA references; the network learns the
+    (shape, view) classes. Embed a new molecule with `embed --model MODEL.pt --mra-k K`: its stack is
+    aligned onto its own K MRA references first. About 3 CPU-minutes with the defaults on one core.
+
+    \b
+    Example:
+      fewlabel classify2d generic -o generic.pt
+      fewlabel classify2d embed --model generic.pt --particles sim/particles.mrcs --mra-k 4 -o emb.npy
+      fewlabel classify2d cluster --embeddings emb.npy --k 4 -o clusters.csv
+    """
+    import torch
+
+    from fewlabel.classify2d.generic import generic_config, generic_training_set, parse_shapes
+    from fewlabel.classify2d.train import train_embedding
+    from fewlabel.runtime import resolve_device, seed_everything
+    from fewlabel.simulate.particles import parse_snr
+
+    specs = parse_shapes(shapes)
+    parse_snr(snr)
+    if views < 2 or per_class < 2:
+        raise InputError(None, "--views and --per-class must be at least 2")
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    seed_everything(seed)
+    dev = resolve_device(device)
+    x, y, names = generic_training_set(specs, per_class, views, snr, box, mra_size, seed,
+                                       log=lambda m: click.echo(m, err=True))
+    cfg = generic_config(seed, size=size, dim=dim, width=width, batch_size=batch_size, epochs=epochs,
+                         patience=patience)
+    extra = {"generic": {"shapes": list(specs), "views": views, "per_class": per_class, "snr": snr, "box": box,
+                         "mra_size": mra_size}, "class_names": names, "align": False}
+    result = train_embedding(x, y, cfg, output, resume=resume, device=dev, log=lambda m: click.echo(m, err=True),
+                             extra_config=extra)
+    click.echo(f"wrote {output} (best epoch {result.best_epoch}, {len(result.history)} epochs run; "
+               f"{len(names)} (shape, view) classes of {len(specs)} shapes); embed with --mra-k K")
+
+
 @group.command("embed")
 @click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="MODEL.pt from train.")
 @click.option("--particles", required=True, type=click.Path(exists=True, path_type=Path), help="Particle stack .mrcs.")
 @click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option("--mra-k", type=int, default=None,
+              help="Generic models (from `classify2d generic`) only: align the stack onto its own K MRA "
+                   "references first (K = the number of classes you expect).")
+@click.option("--mra-size", type=int, default=48, show_default=True, help="Refinement size (px) of --mra-k.")
+@click.option("--profile-weight", type=float, default=GENERIC_PROFILE_WEIGHT, show_default=True,
+              help="Generic models: share of the MRA correlation profile joined to the embedding (0 = none).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --mra-k's MRA.")
 @_ctf_option
 @_device_option
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Embeddings EMB.npy [n, dim].")
 @scale_options
-def embed_cmd(model_path, particles, batch_size, ctf_mode, device, output, scale) -> None:
+def embed_cmd(model_path, particles, batch_size, mra_k, mra_size, profile_weight, seed, ctf_mode, device, output,
+              scale) -> None:
     """Embed every particle of a stack (rows in stack order, unit length).
 
     A model trained with --align first aligns every particle (CTF phase-flipped as --ctf says) onto the
-    MRA references it keeps; it embeds in-process (no --workers / --scheduler / --slurm / --shard).
+    MRA references it keeps; a generic model (`classify2d generic`) onto the stack's own --mra-k references.
+    Both embed in-process (no --workers / --scheduler / --slurm / --shard).
     """
     from fewlabel.atomic import check_not_input
     from fewlabel.scale.commands import classify2d_embed
 
     check_not_input(output, [particles, model_path])
+    if _embed_generic(model_path, particles, batch_size, mra_k, mra_size, profile_weight, seed, ctf_mode, device,
+                      output, scale):
+        return
+    if mra_k is not None:
+        raise InputError(model_path, "--mra-k is for generic models (classify2d generic); this model is not one")
     if _embed_aligned(model_path, particles, batch_size, ctf_mode, device, output, scale):
         return
     emb = classify2d_embed(model_path, particles, output, scale, batch_size=batch_size, device=device,
                            log=lambda m: click.echo(m, err=True))
     if emb is not None:  # None: a --shard run wrote its parts; rerun without --shard to merge
         click.echo(f"wrote {output} ({emb.shape[0]} x {emb.shape[1]})")
+
+
+def _embed_generic(model_path, particles, batch_size, mra_k, mra_size, profile_weight, seed, ctf_mode, device,
+                   output, scale) -> bool:
+    """Embed with a generic model: MRA-align the stack onto its own references first; False for other models."""
+    import numpy as np
+
+    from fewlabel.atomic import atomic_path
+    from fewlabel.classify2d.generic import embed_new_molecule
+    from fewlabel.classify2d.train import load_model
+    from fewlabel.runtime import resolve_device
+
+    dev = resolve_device(device)
+    model, config = load_model(model_path, dev)
+    if not config.get("generic"):
+        return False
+    if mra_k is None:
+        raise InputError(model_path, "a generic model needs --mra-k K (the number of classes to align the stack to)")
+    if not scale.in_process or scale.shard is not None:
+        raise InputError(model_path, "a generic model embeds in-process: drop --workers, --scheduler, --slurm "
+                                     "and --shard")
+    if not 0 <= profile_weight <= 1:
+        raise InputError(None, f"--profile-weight must be in [0, 1], got {profile_weight}")
+    images, meta, pixel_size = _read_particles(particles)
+    if not 2 <= mra_k <= len(images):
+        raise InputError(particles, f"--mra-k must be between 2 and the number of particles ({len(images)})")
+    images = _ctf_corrected(images, meta, pixel_size, ctf_mode, particles)
+    click.echo(f"multi-reference alignment into {mra_k} classes at {mra_size} px, then the generic network"
+               + (f" + the MRA profile (weight {profile_weight})" if profile_weight > 0 else ""), err=True)
+    emb = embed_new_molecule(model, images, mra_k, mra_size, profile_weight, seed, batch_size, dev, progress=True)
+    with atomic_path(output) as tmp:
+        np.save(tmp, emb)
+    click.echo(f"wrote {output} ({emb.shape[0]} x {emb.shape[1]})")
+    return True
 
 
 def _embed_aligned(model_path, particles, batch_size, ctf_mode, device, output, scale) -> bool:
