@@ -36,6 +36,16 @@ of each vendored model except 1hvr and 4E43 (the same protein), classes = (molec
 MRA-aligned by its own MRA; ``mra-net`` on 1hvr needs no labels, so 1hvr is unseen to it by
 construction (it trains on 1hvr's MRA classes).
 
+``--unseen-molecules 1hvr,4E43``: every held-out molecule in turn (4E43 is the same protein as 1hvr, its own
+set). ``multi3``: the aligned network trained on the three other vendored models (the last session's
+``supervised-aligned`` unseen row). ``generic`` (``classify2d.generic``, CLI ``classify2d generic``): the
+aligned supervised network trained once per seed on (shape, view) classes of many shapes (``--shapes``,
+default ``GENERIC_SHAPES``: 12 vendored monomers and Cn/Dn assemblies of them, never HIV-1 protease;
+``--generic-views`` 8 views x ``--generic-per-class`` 40 particles each, SNR 0.1), then each held-out molecule
+aligned onto its own MRA references and embedded; ``generic+profile`` joins that embedding with the
+molecule's MRA profile (weight 0.75). ``supervised-aligned+profile``: the seen network + profile, its fair
+comparison.
+
 ``--n-per-class`` takes a list (e.g. ``100,300,1000``): the dataset label then carries the size.
 
     python benchmarks/bench_classify2d.py                    # seeds 0,1,2 for mra + baselines, 0 for networks
@@ -43,6 +53,10 @@ construction (it trains on 1hvr's MRA classes).
     # issue #4: aligned networks, seen vs unseen molecule
     python benchmarks/bench_classify2d.py --snrs 0.1 --datasets views,unseen --seeds 0,1,2 --net-seeds 0,1,2 \
         --methods mra,mra-profile,supervised-aligned,mra-net,mra-net+profile --tag _aligned
+    # issue #4: the generic embedding, seen vs unseen on two held-out molecules (3 seeds)
+    python benchmarks/bench_classify2d.py --snrs 0.1 --datasets unseen --unseen-molecules 1hvr,4E43 \
+        --seeds 0,1,2 --net-seeds 0,1,2 \
+        --methods mra,supervised-aligned,supervised-aligned+profile,generic,generic+profile --tag _generic
     # issue #4: SNR 0.03 against the number of particles per class
     python benchmarks/bench_classify2d.py --snrs 0.03 --datasets views --seeds 0 --n-per-class 100,300,1000 \
         --methods pca,polar,mra --tag _snr0.03_curve

@@ -15,4 +15,7 @@ Modules, one job each:
   the strongest method on noisy view classes (benchmarks/results/classify2d.md); ``mra_profile`` aligns
   particles onto MRA references, so a network can train on rotation-normalised particles
   (``train_embedding(references=...)``, CLI ``train --align``; benchmarks/results/classify2d_aligned.md).
+- :mod:`.generic`: a generic embedding trained on (shape, view) classes of many simulated shapes (monomers
+  and point-group assemblies), for molecules without labels (CLI ``generic``, then ``embed --mra-k K``;
+  benchmarks/results/classify2d_generic.md).
 """
