@@ -45,6 +45,9 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", default=str(REPO / "benchmarks" / "work" / "speed"))
     ap.add_argument("--tag", default="", help="suffix of the result files")
+    ap.add_argument("--tta", choices=["both", "on", "off"], default="both",
+                    help="extract with pick extract's default --tta (score maps averaged over 8 rotations/mirrors), "
+                         "with --no-tta, or both")
     ap.add_argument("--stages", action="store_true", help="time the stages of one extraction instead")
     ap.add_argument("--reps", type=int, default=5, help="--stages: repetitions (best is kept)")
     ap.add_argument("--compare-src", default=None, help="--stages: also time this source tree (its src/ folder)")
@@ -84,7 +87,7 @@ def main(argv=None) -> None:
     save_checkpoint(model_path, "pick", cfg, model.state_dict())
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     rows = []
-    for n in counts:
+    for n, tta in [(n, t) for n in counts for t in {"both": (True, False), "on": (True,), "off": (False,)}[args.tta]]:
         sub = work / f"subset_{n}"
         sub.mkdir(exist_ok=True)
         for k in range(n):
@@ -96,13 +99,14 @@ def main(argv=None) -> None:
                 "print('WALL', time.perf_counter()-t);print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
         t = time.perf_counter()
         out = subprocess.run([sys.executable, "-c", code, "pick", "extract", "--model", str(model_path),
-                              "--micrographs", str(sub), "-o", str(work / f"picks_{n}.star"), "--device", "cpu"],
+                              "--micrographs", str(sub), "-o", str(work / f"picks_{n}.star"), "--device", "cpu",
+                              "--tta" if tta else "--no-tta"],
                              env=env, capture_output=True, text=True, check=True)
         wall = time.perf_counter() - t
         vals = dict(line.split() for line in out.stdout.splitlines() if line.startswith(("WALL", "RSS")))
         inner = float(vals["WALL"])
         rows.append({"micrographs": n, "size": args.size, "downsample": args.downsample, "model": args.model,
-                     "threads": args.threads, "extract_s": inner, "process_s": wall,
+                     "threads": args.threads, "tta": tta, "extract_s": inner, "process_s": wall,
                      "mic_per_s": n / inner, "peak_rss_mb": int(vals["RSS"]) / 1024})
         print(rows[-1], flush=True)
     train_rows = [time_training(name, int(units), args.threads) for name, units in
@@ -111,10 +115,13 @@ def main(argv=None) -> None:
     (RESULTS / f"bench_pick_speed{args.tag}.json").write_text(json.dumps({"config": vars(args), "runs": rows,
                                                                "training": train_rows}, indent=2) + "\n")
     md = [f"# bench_pick_speed{args.tag}", "", f"Load average when written: {os.getloadavg()[0]:.1f} (shared machine)", "", f"`python benchmarks/bench_pick_speed.py {' '.join(sys.argv[1:])}`", "",
-          "| micrographs | size | downsample | model | threads | extract s | micrographs/s | peak RSS MB |",
-          "|---|---|---|---|---|---|---|---|"]
+          "tta: scores averaged over the 8 rotations/mirrors (`pick extract`'s default), else `--no-tta`; extract s "
+          "is the whole command (start-up, reading, Fourier cropping, scoring, NMS, writing).", "",
+          "| micrographs | size | downsample | model | threads | tta | extract s | micrographs/s | peak RSS MB |",
+          "|---|---|---|---|---|---|---|---|---|"]
     md += [f"| {r['micrographs']} | {r['size']} | {r['downsample']} | {r['model']} | {r['threads']} | "
-           f"{r['extract_s']:.1f} | {r['mic_per_s']:.2f} | {r['peak_rss_mb']:.0f} |" for r in rows]
+           f"{'on' if r['tta'] else 'off'} | {r['extract_s']:.1f} | {r['mic_per_s']:.2f} | {r['peak_rss_mb']:.0f} |"
+           for r in rows]
     md += ["", "Training step (default minibatch: 4 particle-centred + 4 random tiles of 32x32 scores, "
            "augmentation, GE-binomial), median of the timed steps:", "",
            "| model | units | receptive field | threads | s/step |", "|---|---|---|---|---|"]
