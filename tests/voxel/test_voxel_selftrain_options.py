@@ -80,3 +80,14 @@ def test_cli_fit_ensemble_teacher_rounds_and_noisy_student(tmp_path, cli_runner,
     assert (config["ensemble_teacher"], config["rounds"], config["student_strong"]) == (True, 2, True)
     again = VoxelClassifier.load(tmp_path / "m")
     assert again.ensemble_teacher is True and again.cnn_network.rounds == 2
+
+
+def test_teacher_epochs_train_the_teacher_apart_from_the_student(geo, tmp_path):
+    from fewlabel.checkpoint import load_checkpoint
+
+    Xl, yl, Xu, _, _ = geo
+    ck = tmp_path / "cnn.pt"
+    model = SemiSupervisedCNN(threshold=0.0, teacher_epochs=3, checkpoint=str(ck), **KW).fit(Xl, yl, Xu)
+    teacher = load_checkpoint(str(ck) + ".teacher", "voxel")["training_state"]["history"]
+    student = load_checkpoint(ck, "voxel")["training_state"]["history"]
+    assert len(teacher) == 3 and len(student) == 1 == len(model.history_)

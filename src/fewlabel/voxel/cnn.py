@@ -15,6 +15,8 @@ the data to classify. Unlabeled grids are used in one of two ways (``semi``):
 - ``self-training``: a teacher trained on the labeled grids labels the unlabeled ones (averaged
   over the test-time views); those with confidence >= ``threshold`` join the labeled grids to
   train a fresh student. Two plain supervised runs: cheaper per step than FixMatch on a CPU.
+  ``teacher_epochs`` (default ``epochs``) trains the teacher longer or shorter than the student
+  (a teacher on few labels runs ``min_steps_per_epoch`` steps per epoch, cheap next to the student);
   ``rounds`` > 1 repeats it (the student becomes the next teacher); ``student_strong`` trains the
   student on strongly augmented grids (noisy student: larger shift, 10% voxel dropout); a
   ``prior`` (class probabilities of the unlabeled grids from another model, e.g. the ensemble's
@@ -70,7 +72,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                  unlabeled_ratio: int = 1, threshold: float = 0.9, lambda_u: float = 1.0,
                  min_steps_per_epoch: int = 20, axes: str = "z", shift: int = 2, tta: bool | str = "auto",
                  up_views: int = 12, jitter: float = 0.0,
-                 semi: str = "fixmatch", rounds: int = 1, student_strong: bool = False,
+                 semi: str = "fixmatch", rounds: int = 1, student_strong: bool = False, teacher_epochs: int | None = None,
                  val_fraction: float = 0.1, patience: int = 8, seed: int = 0, device: str = "cpu",
                  checkpoint: str | None = None, resume: bool = False):
         self.epochs = epochs
@@ -92,6 +94,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         self.semi = semi
         self.rounds = rounds
         self.student_strong = student_strong
+        self.teacher_epochs = teacher_epochs
         self.val_fraction = val_fraction
         self.patience = patience
         self.seed = seed
@@ -168,7 +171,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                                        f"{(len(X_unlabeled), len(self.classes_))}, got {prior.shape}")
         teacher_ck = None if self.checkpoint is None else str(self.checkpoint) + ".teacher"
         print(f"self-training: teacher on {len(Xtr)} labeled grids", flush=True)
-        self._train(Xtr, y_idx, Xva, yva, None, teacher_ck)
+        self._train(Xtr, y_idx, Xva, yva, None, teacher_ck, epochs=self.teacher_epochs)
         self.pseudo_labeled_ = []
         for r in range(int(self.rounds)):
             probs = self._proba(X_unlabeled)
@@ -204,9 +207,9 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
               f"averaging {'on' if self.tta_ else 'off'}", flush=True)
         return self
 
-    def _train(self, Xtr, y_idx, Xva, yva, X_unlabeled, checkpoint, noisy: bool = False):
+    def _train(self, Xtr, y_idx, Xva, yva, X_unlabeled, checkpoint, noisy: bool = False, epochs: int | None = None):
         """One training run (FixMatch when ``X_unlabeled`` is given); keeps the best validation epoch.
-        ``noisy``: the training grids get the strong augmentation (noisy student)."""
+        ``noisy``: the training grids get the strong augmentation (noisy student); ``epochs``: default ``self.epochs``."""
         import torch
         from torch import nn
         from tqdm import tqdm
@@ -221,7 +224,8 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         self.model_ = self._build().to(dev)
         opt = torch.optim.AdamW(self.model_.parameters(), lr=self.lr, weight_decay=1e-4)
         steps = max(self.min_steps_per_epoch, math.ceil(len(Xtr) / self.batch_size))
-        total = steps * self.epochs
+        n_epochs = int(self.epochs if epochs is None else epochs)
+        total = steps * n_epochs
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
         ce = nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
         start, self.history_ = 0, []
@@ -241,7 +245,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                 print(f"resuming CNN training at epoch {start + 1}")
         yt = torch.from_numpy(y_idx.astype(np.int64))
         bu = self.batch_size * self.unlabeled_ratio
-        for epoch in range(start, self.epochs):
+        for epoch in range(start, n_epochs):
             if Xva is not None and epoch - best["epoch"] >= self.patience:
                 print(f"early stop after epoch {epoch}: best validation accuracy "
                       f"{100 * best['score']:.1f}% at epoch {best['epoch']}")
@@ -249,7 +253,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
             self.model_.train()
             lab_order = labeled_order(y_idx, steps * self.batch_size, self.class_balance, rng)
             sums = {"loss": 0.0, "sup": 0.0, "unsup": 0.0, "mask": 0.0}
-            for step in tqdm(range(steps), desc=f"cnn epoch {epoch + 1}/{self.epochs}", leave=False, disable=None):
+            for step in tqdm(range(steps), desc=f"cnn epoch {epoch + 1}/{n_epochs}", leave=False, disable=None):
                 idx = np.sort(lab_order[step * self.batch_size:(step + 1) * self.batch_size])
                 xl = augment(to_tensor(Xtr[idx]), gen, strong=noisy, axes=self.axes, shift=self.shift,
                              up_views=self.up_views, jitter=self.jitter).to(dev)
@@ -292,7 +296,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                     best = {"score": record["val_acc"], "epoch": epoch + 1,
                             "state": copy.deepcopy(self.model_.state_dict())}
             self.history_.append(record)
-            print(f"cnn epoch {epoch + 1}/{self.epochs}: loss {record['loss']:.3f}, pseudo-label rate "
+            print(f"cnn epoch {epoch + 1}/{n_epochs}: loss {record['loss']:.3f}, pseudo-label rate "
                   f"{record['mask']:.2f}" + (f", validation accuracy {100 * record['val_acc']:.1f}%"
                                              if Xva is not None else ""), flush=True)
             if ck is not None:
