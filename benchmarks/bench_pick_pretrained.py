@@ -112,8 +112,8 @@ def run_general(ds: dict, downsample: int, scorings: tuple[bool, ...] = (False,)
 
 #: fine-tuning settings a row is labelled with when they differ from these (pick train before issue #8's
 #: fine-tuning work: lr 5e-4, no pseudo-labels, nothing frozen), so labels never change meaning with the defaults
-LEGACY = {"lr": 5e-4, "pseudo_labels": 0.0, "freeze_epochs": 0}
-SHORT = {"lr": "lr", "pseudo_labels": "pseudo", "freeze_epochs": "freeze"}
+LEGACY = {"lr": 5e-4, "pseudo_labels": 0.0, "freeze_epochs": 0, "mix_start": 0.0}
+SHORT = {"lr": "lr", "pseudo_labels": "pseudo", "freeze_epochs": "freeze", "mix_start": "mix"}
 
 
 def method_label(init: str, settings: dict, tta: bool = False) -> str:
@@ -239,6 +239,7 @@ def write(stem: Path, config: dict, rows: list[dict], header: list[str]) -> None
              "schedule = epochs x minibatches (`pick train` default: 10x100); method suffixes: lr = Adam learning "
              "rate, pseudo = the starting model's top picks on the training micrographs added as positives "
              "(number = this fraction of the expected particle count), freeze = epochs with the trunk frozen, "
+             "mix = this fraction of the saved weights is the starting model's (weight-space ensembling), "
              "tta = test score maps averaged over the 8 rotations/mirrors (`pick extract`'s default since "
              "session 4; rows without it: one orientation, `--no-tta`), each tta row scores the same trained "
              "model as the row without it; train_s = mean training wall time (s).", "",
@@ -274,6 +275,8 @@ def main(argv=None) -> None:
     ap.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: pick train's)")
     ap.add_argument("--pseudo", type=float, default=None,
                     help="general-picker pseudo-positives, fraction of the expected count (default: pick train's)")
+    ap.add_argument("--mix-start", type=float, default=None,
+                    help="saved weights mixed with the starting ones, this fraction (default: pick train's)")
     ap.add_argument("--freeze-epochs", type=int, default=None,
                     help="epochs with the trunk frozen when fine-tuning (default: pick train's)")
     ap.add_argument("--scoring", choices=["both", "tta", "plain"], default="both",
@@ -290,7 +293,8 @@ def main(argv=None) -> None:
     labels = [int(v) for v in args.labels.split(",")]
     seeds = [int(v) for v in args.seeds.split(",")]
     overrides = {k: v for k, v in (("lr", args.lr), ("pseudo_labels", args.pseudo),
-                                   ("freeze_epochs", args.freeze_epochs)) if v is not None}
+                                   ("freeze_epochs", args.freeze_epochs), ("mix_start", args.mix_start))
+                 if v is not None}
     work = Path(args.work)
     stem = RESULTS / "bench_pick_pretrained"
     earlier = json.loads(stem.with_suffix(".json").read_text())["runs"] if stem.with_suffix(".json").exists() else []

@@ -148,6 +148,11 @@ def test_fine_tuning_defaults_depend_on_the_starting_weights():
     assert resolve_defaults(small_config(init="general_picker", pseudo_labels=0.3), 10 ** 4).pseudo_labels == 0.3
     given = resolve_defaults(small_config(init="general_picker", lr=1e-3, pseudo_labels=0.25, freeze_epochs=2))
     assert (given.lr, given.pseudo_labels, given.freeze_epochs) == (1e-3, 0.25, 2)
+    # weight mixing with the starting weights: like pseudo-labels, only from the general picker with few labels
+    assert resolve_defaults(small_config(init="general_picker"), 10).mix_start == FINE_TUNE["mix_start"] > 0
+    assert resolve_defaults(small_config(init="general_picker"), PSEUDO_LABELS_BELOW).mix_start == 0
+    assert resolve_defaults(small_config(), 10).mix_start == 0
+    assert resolve_defaults(small_config(init="general_picker", mix_start=0.2), 10 ** 4).mix_start == 0.2
 
 
 def test_frozen_trunk_epochs_train_only_the_classifier(blobs, start_state, tmp_path):
@@ -204,8 +209,9 @@ def test_pseudo_labels_add_positives_and_survive_resume(blobs, start_state, tmp_
     assert not all(torch.equal(a[k], n[k]) for k in a)  # the extra positives change training
     train_picker(images, names, labeled, replace(cfg, epochs=1), tmp_path / "r.pt", log=lambda m: None, **quiet)
     train_picker(images, names, labeled, cfg, tmp_path / "r.pt", resume=True, log=lambda m: None, **quiet)
-    r = _state(last_path(tmp_path / "r.pt"))
-    assert all(torch.equal(a[k], r[k]) for k in a)  # resume reuses the stored pseudo-labels
+    r = _state(tmp_path / "r.pt")
+    # resume reuses the stored pseudo-labels, and mixes (mix_start default) with the starting weights, not the resumed
+    assert all(torch.equal(a[k], r[k]) for k in a)
 
 
 def test_pseudo_labels_and_freezing_need_starting_weights(blobs, tmp_path):
@@ -213,3 +219,27 @@ def test_pseudo_labels_and_freezing_need_starting_weights(blobs, tmp_path):
     for kw in ({"pseudo_labels": 0.5}, {"freeze_epochs": 1}):
         with pytest.raises(InputError, match="starting weights"):
             train_picker(images, names, labeled, small_config(**kw), tmp_path / "m.pt", progress=False)
+
+
+def test_mix_start_saves_the_trained_weights_mixed_with_the_starting_ones(blobs, start_state, tmp_path):
+    from fewlabel.pick.train import mix_states
+
+    images, names, labeled, *_ = blobs
+    quiet = dict(progress=False, log=lambda m: None)
+    cfg = small_config(init="general_picker", epochs=1, steps_per_epoch=4, pseudo_labels=0.0, freeze_epochs=0)
+    train_picker(images, names, labeled, replace(cfg, mix_start=0.25), tmp_path / "m.pt", init_state=start_state,
+                 **quiet)
+    trained = _state(last_path(tmp_path / "m.pt"))  # the resumable state keeps the weights as trained
+    saved = _state(tmp_path / "m.pt")
+    assert not torch.equal(trained["classifier.weight"], start_state["classifier.weight"])
+    for k, v in saved.items():
+        if v.is_floating_point():
+            assert torch.allclose(v, 0.75 * trained[k] + 0.25 * start_state[k], atol=1e-6), k
+        else:
+            assert torch.equal(v, trained[k]), k
+    assert all(torch.equal(saved[k], v) for k, v in mix_states(trained, start_state, 0.25).items())
+    with pytest.raises(InputError, match="starting weights"):
+        train_picker(images, names, labeled, replace(small_config(), mix_start=0.5), tmp_path / "x.pt", **quiet)
+    with pytest.raises(InputError, match="between 0 and 1"):
+        train_picker(images, names, labeled, replace(cfg, mix_start=1.5), tmp_path / "y.pt", init_state=start_state,
+                     **quiet)

@@ -16,6 +16,7 @@ the default schedule, while the pseudo-labels keep the model near what the gener
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import time
@@ -71,6 +72,9 @@ class TrainConfig:
     pseudo_labels: float | None = None
     #: epochs at the start with the trunk frozen (only the 1x1 classifier trains); None: as pseudo_labels
     freeze_epochs: int | None = None
+    #: the saved model is (1 - mix_start) x the trained weights + mix_start x the starting weights (weight-space
+    #: ensembling, "WiSE-FT", Wortsman et al. 2022; needs starting weights); None: as pseudo_labels
+    mix_start: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -91,22 +95,29 @@ SCRATCH_LR = 5e-4
 #: picker's top picks (half the expected count) as positives: 0.729 +- 0.002 / 0.748; lr 1e-4 instead: 0.724 /
 #: 0.708; both: 0.740 / 0.722 (better on the real set, worse on the unseen protein, so not the default).
 #: benchmarks/results/bench_pick_pretrained.md (``--pseudo 0.5``, ``--lr 1e-4``).
-FINE_TUNE: dict[str, Any] = {"lr": 5e-4, "pseudo_labels": 0.5, "freeze_epochs": 0}
-#: FINE_TUNE's pseudo-labels apply below this many labeled particles only: with 100 labels they pin the model
-#: near the general picker (10x100, without -> with: EMPIAR-10017 0.774 +- 0.015 -> 0.730 +- 0.007, 3 seeds;
-#: unseen 4E43 0.808 -> 0.762, 2 seeds; same benchmark). Between 10 and 100 labels nothing was measured.
+#: mix_start 0.5: with 10 labels the fine-tuned weights, halfway back to the general picker's, keep what the
+#: general picker finds on a protein the labels barely describe (test AUPRC with tta, 10x100, pseudo-labels 0.5,
+#: unmixed -> mixed 0.5: unseen 4E43 0.778 / 0.758 -> 0.786 / 0.786, EMPIAR-10017 0.738 / 0.730 / 0.729 -> 0.733 /
+#: 0.730 / 0.730; bench_pick_pretrained.md rows "mix=0.5").
+FINE_TUNE: dict[str, Any] = {"lr": 5e-4, "pseudo_labels": 0.5, "freeze_epochs": 0, "mix_start": 0.5}
+#: FINE_TUNE's pseudo-labels and mixing apply below this many labeled particles only: with 100 labels they pin the
+#: model near the general picker (10x100, pseudo-labels without -> with: EMPIAR-10017 0.774 +- 0.015 -> 0.730 +-
+#: 0.007, 3 seeds; unseen 4E43 0.808 -> 0.762, 2 seeds; same benchmark). Between 10 and 100 labels nothing was
+#: measured.
 PSEUDO_LABELS_BELOW = 100
 
 
 def resolve_defaults(config: TrainConfig, n_labeled: int | None = None) -> TrainConfig:
-    """``config`` with every None fine-tuning field (lr, pseudo_labels, freeze_epochs) set for its ``init``
-    and, for pseudo-labels, the number of labeled particles (None: as if few)."""
+    """``config`` with every None fine-tuning field (lr, pseudo_labels, freeze_epochs, mix_start) set for its
+    ``init`` and, for pseudo-labels and mixing, the number of labeled particles (None: as if few)."""
     from dataclasses import replace
 
     tuned = config.init == "general_picker"
-    defaults = dict(FINE_TUNE) if tuned else {"lr": SCRATCH_LR, "pseudo_labels": 0.0, "freeze_epochs": 0}
+    defaults = (dict(FINE_TUNE) if tuned else
+                {"lr": SCRATCH_LR, "pseudo_labels": 0.0, "freeze_epochs": 0, "mix_start": 0.0})
     if tuned and n_labeled is not None and n_labeled >= PSEUDO_LABELS_BELOW:
         defaults["pseudo_labels"] = 0.0
+        defaults["mix_start"] = 0.0
     return replace(config, **{k: v for k, v in defaults.items() if getattr(config, k) is None})
 
 
@@ -133,6 +144,13 @@ def pseudo_positives(model, images: list[np.ndarray], labeled: list[np.ndarray],
     for _, i, x, y in cands[:max(0, int(n))]:
         out[i].append((x, y))
     return [np.asarray(o, float).reshape(-1, 2) for o in out]
+
+
+def mix_states(trained: dict[str, torch.Tensor], start: dict[str, torch.Tensor],
+               fraction: float) -> dict[str, torch.Tensor]:
+    """``(1 - fraction) x trained + fraction x start`` for every float tensor (weights and batch-norm
+    statistics); integer entries (batch counters) stay the trained ones."""
+    return {k: torch.lerp(v, start[k].to(v), fraction) if v.is_floating_point() else v for k, v in trained.items()}
 
 
 def last_path(output: str | Path) -> Path:
@@ -216,8 +234,10 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
 
     output = Path(output)
     config = resolve_defaults(config, len(labeled))
-    if (config.pseudo_labels or config.freeze_epochs) and init_state is None:
-        raise InputError(None, "pseudo-labels and a frozen trunk need starting weights (the general picker)")
+    if (config.pseudo_labels or config.freeze_epochs or config.mix_start) and init_state is None:
+        raise InputError(None, "pseudo-labels, a frozen trunk and mixing need starting weights (the general picker)")
+    if not 0 <= config.mix_start <= 1:
+        raise InputError(None, f"mix_start = {config.mix_start:g} is not between 0 and 1")
     validation = list(validation or [])
     ds = config.downsample
     r_ds = config.radius_ds
@@ -252,6 +272,9 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
     else:
         with torch.no_grad():  # start at the prior: predicted positive fraction = pi
             model.classifier.bias.fill_(math.log(config.pi / (1 - config.pi)))
+    # the starting weights, for mix_start (taken before a resumed state replaces them)
+    start = ({k: v.detach().clone() for k, v in model.state_dict().items()}
+             if config.mix_start and init_state is not None else None)
     pseudo: list[list[list[float]]] | None = None
     if resume:
         pseudo = load_checkpoint(last_path(output), KIND)["training_state"].get("pseudo_positives")
@@ -293,13 +316,26 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
                  "torch_rng": torch.get_rng_state(), "history": history, "best": best, "pseudo_positives": pseudo}
         save_checkpoint(last_path(output), KIND, full_config, model.state_dict(), state)
 
+    def saved_state() -> dict[str, torch.Tensor]:
+        """The weights the model file gets: the trained ones, mixed with the starting ones (``mix_start``)."""
+        return mix_states(model.state_dict(), start, config.mix_start) if start is not None else model.state_dict()
+
+    def scored_model():
+        """The model validation scores: the one that would be saved."""
+        if start is None:
+            return model
+        mixed = copy.deepcopy(model)
+        mixed.load_state_dict(saved_state())
+        return mixed
+
     def save_best(epoch: int, score: float) -> None:
-        save_checkpoint(output, KIND, full_config, model.state_dict(),
+        save_checkpoint(output, KIND, full_config, saved_state(),
                         {"epoch": epoch, "validation_auprc": score, "history": history})
 
     if init_state is not None:
         log(f"fine-tuning from {config.init}: lr {config.lr:g}, pseudo-labels {config.pseudo_labels:g} x expected "
-            f"count, trunk frozen for {config.freeze_epochs} epoch(s)")
+            f"count, trunk frozen for {config.freeze_epochs} epoch(s), saved weights mixed {config.mix_start:g} "
+            "with the starting ones")
     log(f"training {config.model} (receptive field {rf} px at /{ds}) with {config.objective}, pi={config.pi:.4g}, "
         f"{len(train_idx)} training / {len(validation)} validation micrographs, "
         f"{int(sum(m.sum() for m in masks))} positive pixels")
@@ -347,7 +383,7 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
                       "elapsed_s": time.perf_counter() - t_start, **({"frozen_trunk": True} if frozen else {})}
             if val_images:
                 model.eval()
-                record.update(validation_auprc(model, val_images, val_truth, config.nms_radius_orig / ds,
+                record.update(validation_auprc(scored_model(), val_images, val_truth, config.nms_radius_orig / ds,
                                                device, expected_per_image))
             history.append(record)
             score = record.get("val_auprc", float(epoch))  # without validation keep the last
