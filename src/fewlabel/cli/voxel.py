@@ -8,11 +8,12 @@ Examples:
   fewlabel voxel fit --grids geo.npz --method pca --pose scale --rotations 4 --symmetry all -o model_geo
   fewlabel voxel fit --grids train.npz --method cnn --unlabeled unlabeled.npz -o model_cnn --epochs 30
   fewlabel voxel fit --grids mn_train.npz --method cnn --symmetry mirror --class-balance 1 \
-      --unlabeled mn_unlabeled.npz --semi self-training --threshold 0.7 --epochs 24 --batch-size 64 --lr 2e-3 -o model_mn
+      --unlabeled mn_unlabeled.npz --semi self-training --threshold 0.7 --val-fraction 0 --epochs 36 \
+      --batch-size 64 --lr 2e-3 -o model_mn
   fewlabel voxel fit --grids mn_train.npz --method cnn --symmetry up --up-views 12 --class-balance 1 \
       --epochs 24 --batch-size 64 --lr 2e-3 -o model_mn_up
   fewlabel voxel fit --grids mn_train.npz --method ensemble --ensemble-with kmeans --symmetry mirror \
-      --class-balance 1 --val-fraction 0 --epochs 24 --batch-size 64 --lr 2e-3 -o model_mn_ens
+      --class-balance 1 --val-fraction 0 --epochs 36 --batch-size 64 --lr 2e-3 -o model_mn_ens
   fewlabel voxel predict --model model_pca --grids test.npz -o pred.csv
   fewlabel voxel predict --model model_mn_up --grids mn_test.npz --tta on -o pred_mn.csv
   fewlabel voxel experiment --dataset geometries --labeled 60 --unlabeled 300 -o exp_geometries
