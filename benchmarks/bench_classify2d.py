@@ -57,6 +57,10 @@ comparison.
     python benchmarks/bench_classify2d.py --snrs 0.1 --datasets unseen --unseen-molecules 1hvr,4E43 \
         --seeds 0,1,2 --net-seeds 0,1,2 \
         --methods mra,supervised-aligned,supervised-aligned+profile,generic,generic+profile --tag _generic
+    # the same with a different protein held out: adk_closed, generic network trained without adenylate kinase
+    python benchmarks/bench_classify2d.py --snrs 0.1 --datasets unseen --unseen-molecules adk_closed --shapes no-adk \
+        --seeds 0,1,2 --net-seeds 0,1,2 \
+        --methods mra,supervised-aligned,supervised-aligned+profile,generic,generic+profile --tag _generic_adk
     # issue #4: SNR 0.03 against the number of particles per class
     python benchmarks/bench_classify2d.py --snrs 0.03 --datasets views --seeds 0 --n-per-class 100,300,1000 \
         --methods pca,polar,mra --tag _snr0.03_curve
@@ -103,7 +107,11 @@ GENERIC = ("generic", "generic+profile")
 #: MRA variants (keyword arguments of mra_classify) for the SNR 0.03 study
 MRA_VARIANTS = {"mra": {}, "mra-s16": {"search_size": 16}, "mra-i64": {"n_init": 64}}
 #: vendored models never used to train the unseen-molecule network (4E43 is 1hvr's protein)
-HELD_OUT = {"1hvr": ("1hvr", "4E43"), "4E43": ("1hvr", "4E43")}
+HELD_OUT = {"1hvr": ("1hvr", "4E43"), "4E43": ("1hvr", "4E43"), "adk_closed": ("adk_open", "adk_closed"),
+            "adk_open": ("adk_open", "adk_closed")}
+#: training shapes without adenylate kinase, for adk_closed as the unseen molecule
+SHAPES_NO_ADK = ("5a7u,1hvr,4E43,5a7u:C2:2,5a7u:C3:0,5a7u:D2:0,5a7u:C5:1,1hvr:C2:0,4E43:C3:0,1hvr:D2:0,"
+                 "4E43:C2:1,5a7u:C4:3")
 
 
 def simulate(kind: str, snr: str, n_per_class: int, box: int, seed: int, molecule: str = "adk_open"):
@@ -251,7 +259,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--unseen-molecules", default="1hvr", help="held-out molecules of the unseen dataset")
     p.add_argument("--shapes", default="default",
-                   help="training shapes of the generic embedding (comma list of name[:GROUP[:seed]])")
+                   help="training shapes of the generic embedding (comma list of name[:GROUP[:seed]]; "
+                        "'no-adk': SHAPES_NO_ADK, for adk_closed as the unseen molecule)")
     p.add_argument("--generic-views", type=int, default=8, help="view classes per training shape")
     p.add_argument("--generic-per-class", type=int, default=40, help="particles per (shape, view) class")
     p.add_argument("--generic-batch", type=int, default=64, help="batch size of the generic network")
@@ -379,7 +388,7 @@ def main() -> None:
                 if any(m in methods for m in GENERIC):
                     if generic_model is None:
                         t0 = time.time()
-                        shapes = parse_shapes(args.shapes)
+                        shapes = parse_shapes(SHAPES_NO_ADK if args.shapes == "no-adk" else args.shapes)
                         held = set(HELD_OUT.get(mol, (mol,)))
                         if any(sh.split(":")[0] in held for sh in shapes):
                             raise SystemExit(f"--shapes holds {mol} (or its protein): it would not be unseen")
