@@ -97,8 +97,8 @@ SCRATCH_LR = 5e-4
 #: benchmarks/results/bench_pick_pretrained.md (``--pseudo 0.5``, ``--lr 1e-4``).
 #: mix_start 0.5: with 10 labels the fine-tuned weights, halfway back to the general picker's, keep what the
 #: general picker finds on a protein the labels barely describe (test AUPRC with tta, 10x100, pseudo-labels 0.5,
-#: unmixed -> mixed 0.5: unseen 4E43 0.778 / 0.758 -> 0.786 / 0.786, EMPIAR-10017 0.738 / 0.730 / 0.729 -> 0.733 /
-#: 0.730 / 0.730; bench_pick_pretrained.md rows "mix=0.5").
+#: seeds 0 / 1 / 2, unmixed -> mixed 0.5: unseen 4E43 0.778 / 0.758 / 0.771 -> 0.786 / 0.786 / 0.779, EMPIAR-10017
+#: 0.738 / 0.730 / 0.729 -> 0.733 / 0.730 / 0.730; general picker alone 0.787 / 0.734; bench_pick_pretrained.md).
 FINE_TUNE: dict[str, Any] = {"lr": 5e-4, "pseudo_labels": 0.5, "freeze_epochs": 0, "mix_start": 0.5}
 #: FINE_TUNE's pseudo-labels and mixing apply below this many labeled particles only: with 100 labels they pin the
 #: model near the general picker (10x100, pseudo-labels without -> with: EMPIAR-10017 0.774 +- 0.015 -> 0.730 +-
