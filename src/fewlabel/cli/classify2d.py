@@ -279,12 +279,8 @@ def embed_cmd(model_path, particles, batch_size, mra_k, mra_size, profile_weight
     from fewlabel.scale.commands import classify2d_embed
 
     check_not_input(output, [particles, model_path])
-    if _embed_generic(model_path, particles, batch_size, mra_k, mra_size, profile_weight, seed, ctf_mode, device,
-                      output, scale):
-        return
-    if mra_k is not None:
-        raise InputError(model_path, "--mra-k is for generic models (classify2d generic); this model is not one")
-    if _embed_aligned(model_path, particles, batch_size, ctf_mode, device, output, scale):
+    if _embed_aligning(model_path, particles, batch_size, mra_k, mra_size, profile_weight, seed, ctf_mode, device,
+                       output, scale):
         return
     emb = classify2d_embed(model_path, particles, output, scale, batch_size=batch_size, device=device,
                            log=lambda m: click.echo(m, err=True))
@@ -292,62 +288,46 @@ def embed_cmd(model_path, particles, batch_size, mra_k, mra_size, profile_weight
         click.echo(f"wrote {output} ({emb.shape[0]} x {emb.shape[1]})")
 
 
-def _embed_generic(model_path, particles, batch_size, mra_k, mra_size, profile_weight, seed, ctf_mode, device,
-                   output, scale) -> bool:
-    """Embed with a generic model: MRA-align the stack onto its own references first; False for other models."""
+def _embed_aligning(model_path, particles, batch_size, mra_k, mra_size, profile_weight, seed, ctf_mode, device,
+                    output, scale) -> bool:
+    """Embed, in-process, with a model that aligns particles first: one trained with --align (onto the MRA
+    references it keeps) or a generic one (onto the stack's own --mra-k references). False for any other
+    model, which the scalable path embeds."""
     import numpy as np
 
     from fewlabel.atomic import atomic_path
+    from fewlabel.classify2d.embed import embed
     from fewlabel.classify2d.generic import embed_new_molecule
     from fewlabel.classify2d.train import load_model
     from fewlabel.runtime import resolve_device
 
     dev = resolve_device(device)
     model, config = load_model(model_path, dev)
-    if not config.get("generic"):
+    generic = bool(config.get("generic"))
+    if not generic and mra_k is not None:
+        raise InputError(model_path, "--mra-k is for generic models (classify2d generic); this model is not one")
+    if not generic and model.references is None:
         return False
-    if mra_k is None:
+    if generic and mra_k is None:
         raise InputError(model_path, "a generic model needs --mra-k K (the number of classes to align the stack to)")
     if not scale.in_process or scale.shard is not None:
-        raise InputError(model_path, "a generic model embeds in-process: drop --workers, --scheduler, --slurm "
-                                     "and --shard")
-    if not 0 <= profile_weight <= 1:
+        kind = "a generic model" if generic else "a model trained with --align"
+        raise InputError(model_path, f"{kind} embeds in-process: drop --workers, --scheduler, --slurm and --shard")
+    if generic and not 0 <= profile_weight <= 1:
         raise InputError(None, f"--profile-weight must be in [0, 1], got {profile_weight}")
     images, meta, pixel_size = _read_particles(particles)
-    if not 2 <= mra_k <= len(images):
+    if generic and not 2 <= mra_k <= len(images):
         raise InputError(particles, f"--mra-k must be between 2 and the number of particles ({len(images)})")
-    images = _ctf_corrected(images, meta, pixel_size, ctf_mode, particles)
-    click.echo(f"multi-reference alignment into {mra_k} classes at {mra_size} px, then the generic network"
-               + (f" + the MRA profile (weight {profile_weight})" if profile_weight > 0 else ""), err=True)
-    emb = embed_new_molecule(model, images, mra_k, mra_size, profile_weight, seed, batch_size, dev, progress=True)
-    with atomic_path(output) as tmp:
-        np.save(tmp, emb)
-    click.echo(f"wrote {output} ({emb.shape[0]} x {emb.shape[1]})")
-    return True
-
-
-def _embed_aligned(model_path, particles, batch_size, ctf_mode, device, output, scale) -> bool:
-    """Embed with a model trained on MRA-aligned particles (in-process); False for any other model."""
-    import numpy as np
-
-    from fewlabel.atomic import atomic_path
-    from fewlabel.classify2d.embed import embed
-    from fewlabel.classify2d.train import load_model
-    from fewlabel.runtime import resolve_device
-
-    dev = resolve_device(device)
-    model, config = load_model(model_path, dev)
-    if model.references is None:
-        return False
-    if not scale.in_process or scale.shard is not None:
-        raise InputError(model_path, "a model trained with --align embeds in-process: drop --workers, "
-                                     "--scheduler, --slurm and --shard")
-    images, meta, pixel_size = _read_particles(particles)
-    if config.get("mra_ctf") in (None, "none") and ctf_mode == "auto":
+    if not generic and config.get("mra_ctf") in (None, "none") and ctf_mode == "auto":
         ctf_mode = "none"  # trained on uncorrected particles: embed them the same way
     images = _ctf_corrected(images, meta, pixel_size, ctf_mode, particles)
-    click.echo(f"aligning {len(images)} particles onto the model's {model.n_references} MRA references", err=True)
-    emb = embed(model, images, batch_size, dev, progress=True)
+    if generic:
+        click.echo(f"multi-reference alignment into {mra_k} classes at {mra_size} px, then the generic network"
+                   + (f" + the MRA profile (weight {profile_weight})" if profile_weight > 0 else ""), err=True)
+        emb = embed_new_molecule(model, images, mra_k, mra_size, profile_weight, seed, batch_size, dev, progress=True)
+    else:
+        click.echo(f"aligning {len(images)} particles onto the model's {model.n_references} MRA references", err=True)
+        emb = embed(model, images, batch_size, dev, progress=True)
     with atomic_path(output) as tmp:
         np.save(tmp, emb)
     click.echo(f"wrote {output} ({emb.shape[0]} x {emb.shape[1]})")
