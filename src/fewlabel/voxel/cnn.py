@@ -21,7 +21,10 @@ the data to classify. Unlabeled grids are used in one of two ways (``semi``):
   student on strongly augmented grids (noisy student: larger shift, 10% voxel dropout); a
   ``prior`` (class probabilities of the unlabeled grids from another model, e.g. the ensemble's
   k-means + SVM, passed to ``fit``) is mixed into the teacher's as ``prior_weight`` * prior +
-  (1 - prior_weight) * teacher before thresholding.
+  (1 - prior_weight) * teacher before thresholding. ``pseudo_select`` picks the pseudo-labeled grids:
+  ``threshold`` (every grid with confidence >= ``threshold``) or ``class`` (as many grids in all, but
+  shared out in proportion to the labeled class frequencies, the most confident of each predicted class:
+  easy, frequent classes no longer crowd out the rare and confusable ones; see :func:`select_pseudo_labels`).
 
 CPU-efficient training: a stratified ``val_fraction`` of the labeled grids is held out, the
 validation accuracy is measured after every epoch, the best weights are kept and training stops
@@ -64,6 +67,34 @@ def labeled_order(y: np.ndarray, m: int, class_balance: float, rng: np.random.Ge
     return np.concatenate([rng.permutation(len(y)) for _ in range(math.ceil(m / len(y)))])[:m]
 
 
+PSEUDO_SELECT = ("threshold", "class")
+
+
+def select_pseudo_labels(probs: np.ndarray, threshold: float, mode: str = "threshold",
+                         class_freq: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the unlabeled grids to pseudo-label, from their (n, classes) probabilities.
+
+    ``threshold``: every grid whose top probability is >= ``threshold``. ``class``: the same number
+    K of grids, but class c (by argmax) gets round(K * class_freq[c]) of them, its most confident
+    ones (fewer when fewer grids are predicted as c), so the pseudo-labels follow the labeled class
+    frequencies instead of piling up in the classes the teacher is surest of."""
+    if mode not in PSEUDO_SELECT:
+        raise InputError(None, f"unknown pseudo-label selection {mode!r} (use {', '.join(PSEUDO_SELECT)})")
+    conf, pred = probs.max(1), probs.argmax(1)
+    keep = np.flatnonzero(conf >= threshold)
+    if mode == "threshold" or not len(keep):
+        return keep
+    freq = np.asarray(class_freq, dtype=np.float64)
+    if freq.shape != (probs.shape[1],) or freq.sum() <= 0:
+        raise InputError(None, f"class_freq must be {probs.shape[1]} non-negative frequencies")
+    quota = np.round(len(keep) * freq / freq.sum()).astype(int)
+    out = []
+    for c in range(probs.shape[1]):
+        idx = np.flatnonzero(pred == c)
+        out.append(idx[np.argsort(-conf[idx], kind="stable")[:quota[c]]])
+    return np.sort(np.concatenate(out))
+
+
 class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
     """3D CNN classifier; ``fit(X, y, X_unlabeled=None)``, ``predict``, ``predict_proba``."""
 
@@ -73,6 +104,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                  min_steps_per_epoch: int = 20, axes: str = "z", shift: int = 2, tta: bool | str = "auto",
                  up_views: int = 12, jitter: float = 0.0,
                  semi: str = "fixmatch", rounds: int = 1, student_strong: bool = False, teacher_epochs: int | None = None,
+                 pseudo_select: str = "threshold",
                  val_fraction: float = 0.1, patience: int = 8, seed: int = 0, device: str = "cpu",
                  checkpoint: str | None = None, resume: bool = False):
         self.epochs = epochs
@@ -95,6 +127,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         self.rounds = rounds
         self.student_strong = student_strong
         self.teacher_epochs = teacher_epochs
+        self.pseudo_select = pseudo_select
         self.val_fraction = val_fraction
         self.patience = patience
         self.seed = seed
@@ -152,6 +185,9 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
             raise InputError(None, f"up_views must be >= 1, got {self.up_views}")
         if int(self.rounds) < 1:
             raise InputError(None, f"rounds must be >= 1, got {self.rounds}")
+        if self.pseudo_select not in PSEUDO_SELECT:
+            raise InputError(None, f"unknown pseudo-label selection {self.pseudo_select!r} "
+                                   f"(use {', '.join(PSEUDO_SELECT)})")
         self.grid_size_ = X.shape[1]
         self.__dict__.pop("tta_", None)  # chosen again after this fit
         self.classes_, y_all = np.unique(y, return_inverse=True)
@@ -172,23 +208,27 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         teacher_ck = None if self.checkpoint is None else str(self.checkpoint) + ".teacher"
         print(f"self-training: teacher on {len(Xtr)} labeled grids", flush=True)
         self._train(Xtr, y_idx, Xva, yva, None, teacher_ck, epochs=self.teacher_epochs)
-        self.pseudo_labeled_ = []
+        self.pseudo_labeled_, self.pseudo_counts_ = [], []
+        freq = np.bincount(y_idx, minlength=len(self.classes_))
         for r in range(int(self.rounds)):
             probs = self._proba(X_unlabeled)
             if prior is not None:
                 probs = prior_weight * prior + (1 - prior_weight) * probs
-            conf, pseudo = probs.max(1), probs.argmax(1)
-            keep = np.flatnonzero(conf >= self.threshold)
+            pseudo = probs.argmax(1)
+            keep = select_pseudo_labels(probs, self.threshold, self.pseudo_select, freq)
             self.pseudo_labeled_.append(int(len(keep)))
+            self.pseudo_counts_.append(np.bincount(pseudo[keep], minlength=len(self.classes_)).tolist())
+            how = (f"confidence >= {self.threshold}" if self.pseudo_select == "threshold"
+                   else f"as many as confidence >= {self.threshold}, shared by labeled class frequency")
             print(f"self-training round {r + 1}/{self.rounds}: {len(keep)} of {len(X_unlabeled)} unlabeled grids "
-                  f"pseudo-labeled (confidence >= {self.threshold}{', with the prior' if prior is not None else ''}); "
-                  f"student on {len(Xtr) + len(keep)} grids", flush=True)
+                  f"pseudo-labeled ({how}{', with the prior' if prior is not None else ''}); per class "
+                  f"{self.pseudo_counts_[-1]}; student on {len(Xtr) + len(keep)} grids", flush=True)
             ck = self.checkpoint if r == int(self.rounds) - 1 or self.checkpoint is None \
                 else f"{self.checkpoint}.round{r + 1}"
             self._train(np.concatenate([Xtr, X_unlabeled[keep].astype(Xtr.dtype, copy=False)]),
                         np.concatenate([y_idx, pseudo[keep]]), Xva, yva, None, ck, noisy=self.student_strong)
         if len(self.pseudo_labeled_) == 1:
-            self.pseudo_labeled_ = self.pseudo_labeled_[0]
+            self.pseudo_labeled_, self.pseudo_counts_ = self.pseudo_labeled_[0], self.pseudo_counts_[0]
         return self._choose_tta(Xva, yva)
 
     def _choose_tta(self, Xva, yva) -> "SemiSupervisedCNN":

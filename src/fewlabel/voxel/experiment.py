@@ -188,7 +188,8 @@ def run_one(split: Split, method: str, seed: int = 0, n_unlabeled: int | None = 
             if return_proba and views == cnn.tta_:
                 extra["proba_test"] = proba
         extra.update(tta_chosen=cnn.tta_, tta_validation=cnn.tta_validation_, best_epoch=cnn.best_epoch_,
-                     pseudo_labeled=getattr(cnn, "pseudo_labeled_", None))
+                     pseudo_labeled=getattr(cnn, "pseudo_labeled_", None),
+                     pseudo_counts=getattr(cnn, "pseudo_counts_", None))
     return {"method": method, "seed": seed, "n_labeled": len(split.X_labeled), "n_unlabeled": len(Xu),
             "accuracy": float(np.mean(pred == split.y_test)),
             "balanced_accuracy": balanced_accuracy(split.y_test, pred), "fit_s": fit_s,

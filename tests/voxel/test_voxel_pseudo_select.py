@@ -1,0 +1,77 @@
+"""Class-proportional pseudo-label selection (``pseudo_select="class"``) for self-training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fewlabel.errors import InputError
+from fewlabel.simulate.volumes import geometries
+from fewlabel.voxel.cnn import SemiSupervisedCNN, select_pseudo_labels
+
+
+def _probs(conf_by_class):
+    """Rows of 3-class probabilities with the given (class, confidence) pairs."""
+    out = np.full((len(conf_by_class), 3), 0.0)
+    for i, (c, p) in enumerate(conf_by_class):
+        out[i] = (1 - p) / 2
+        out[i, c] = p
+    return out
+
+
+def test_threshold_mode_keeps_every_confident_grid():
+    probs = _probs([(0, 0.95), (0, 0.9), (1, 0.5), (2, 0.85)])
+    assert select_pseudo_labels(probs, 0.8).tolist() == [0, 1, 3]
+
+
+def test_class_mode_shares_the_same_number_by_class_frequency():
+    # six confident class-0 grids crowd out classes 1 and 2 under a plain threshold
+    probs = _probs([(0, 0.99), (0, 0.98), (0, 0.97), (0, 0.96), (0, 0.95), (0, 0.94),
+                    (1, 0.6), (1, 0.5), (2, 0.55), (2, 0.45)])
+    plain = select_pseudo_labels(probs, 0.9)
+    assert len(plain) == 6 and set(probs[plain].argmax(1)) == {0}
+    picked = select_pseudo_labels(probs, 0.9, "class", class_freq=np.array([2, 1, 1]))
+    # 6 grids shared 3:1.5:1.5 -> round -> 3, 2, 2 (numpy rounds half to even): the most confident of each class
+    assert picked.tolist() == [0, 1, 2, 6, 7, 8, 9]
+    counts = np.bincount(probs[picked].argmax(1), minlength=3)
+    assert counts.tolist() == [3, 2, 2]
+
+
+def test_class_mode_takes_fewer_when_a_class_is_rarely_predicted_and_checks_inputs():
+    probs = _probs([(0, 0.99), (0, 0.95), (0, 0.93), (0, 0.92), (1, 0.4)])
+    picked = select_pseudo_labels(probs, 0.9, "class", class_freq=np.array([1, 1, 2]))
+    assert picked.tolist() == [0, 4]  # quotas 1, 1, 2; nothing is predicted as class 2
+    assert len(select_pseudo_labels(probs, 0.999, "class", class_freq=np.ones(3))) == 0
+    with pytest.raises(InputError, match="selection"):
+        select_pseudo_labels(probs, 0.9, "top")
+    with pytest.raises(InputError, match="class_freq"):
+        select_pseudo_labels(probs, 0.9, "class", class_freq=np.ones(2))
+
+
+def test_self_training_with_class_selection_records_per_class_counts():
+    X, y, _ = geometries(80, n=10, seed=5)
+    kw = dict(epochs=1, width=4, batch_size=16, min_steps_per_epoch=2, val_fraction=0, axes="all",
+              semi="self-training", seed=0, threshold=0.0)
+    model = SemiSupervisedCNN(pseudo_select="class", **kw).fit(X[:30], y[:30], X[30:70])
+    freq = np.bincount(np.unique(y[:30], return_inverse=True)[1])
+    quota = np.round(40 * freq / freq.sum()).astype(int)
+    assert model.pseudo_labeled_ == sum(model.pseudo_counts_)
+    assert all(c <= q for c, q in zip(model.pseudo_counts_, quota))
+    plain = SemiSupervisedCNN(**kw).fit(X[:30], y[:30], X[30:70])
+    assert plain.pseudo_labeled_ == 40 and sum(plain.pseudo_counts_) == 40
+    with pytest.raises(InputError, match="selection"):
+        SemiSupervisedCNN(pseudo_select="top", **kw).fit(X[:30], y[:30], X[30:70])
+
+
+def test_cli_fit_pseudo_select_class(tmp_path, cli_runner):
+    import json
+
+    X, y, _ = geometries(60, n=10, seed=3)
+    np.savez(tmp_path / "l.npz", X=X[:30], y=y[:30])
+    np.savez(tmp_path / "u.npz", X=X[30:])
+    code, out, _ = cli_runner("voxel", "fit", "--grids", tmp_path / "l.npz", "--unlabeled", tmp_path / "u.npz",
+                              "--method", "cnn", "--symmetry", "all", "--epochs", "1", "--batch-size", "16",
+                              "--val-fraction", "0", "--semi", "self-training", "--threshold", "0.0",
+                              "--pseudo-select", "class", "-o", tmp_path / "m")
+    assert code == 0 and "shared by labeled class frequency" in out
+    assert json.loads((tmp_path / "m" / "run.json").read_text())["config"]["pseudo_select"] == "class"
