@@ -93,12 +93,13 @@ def score(model, names, images, truth, particle_radius, downsample, tta: bool = 
             "recall": best["recall"], "n_picks": curve.n_picks, "n_true": curve.n_true}
 
 
-def run_general(ds: dict, downsample: int, scorings: tuple[bool, ...] = (False,)) -> dict[bool, dict]:
-    """The shipped general picker alone (zero labels), as ``pick extract --diameter 2R``: one result per
-    scoring in ``scorings`` (tta off / on)."""
+def run_general(ds: dict, downsample: int, scorings: tuple[bool, ...] = (False,),
+                weights: str | None = None) -> dict[bool, dict]:
+    """The general picker (``weights``, default the shipped one) alone (zero labels), as ``pick extract
+    --diameter 2R``: one result per scoring in ``scorings`` (tta off / on)."""
     from fewlabel.pick.pretrained import config_for_diameter, load_general
 
-    model, config = load_general()
+    model, config = load_general(weights)
     cfg = config_for_diameter(config, 2 * ds["particle_radius"])
     assert cfg["downsample"] == downsample, (cfg["downsample"], downsample)
     names, images, _ = prepared(ds["test_paths"], downsample)
@@ -125,8 +126,8 @@ def method_label(init: str, settings: dict, tta: bool = False) -> str:
 
 def run_train(ds: dict, labeled: pd.DataFrame, downsample: int, init: str, epochs: int, steps: int,
               seed: int, validation: str = "auto", overrides: dict | None = None,
-              scorings: tuple[bool, ...] = (False,)) -> dict[bool, dict]:
-    """``pick train`` defaults from the general picker (``init="pretrained"``) or at random; test AUPRC of the
+              scorings: tuple[bool, ...] = (False,), weights: str | None = None) -> dict[bool, dict]:
+    """``pick train`` defaults from the general picker (``weights``, default the shipped one) (``init="pretrained"``) or at random; test AUPRC of the
     one trained model per scoring in ``scorings`` (tta off / on).
 
     ``overrides``: TrainConfig fields (lr, pseudo_labels, freeze_epochs) instead of pick train's defaults.
@@ -142,7 +143,7 @@ def run_train(ds: dict, labeled: pd.DataFrame, downsample: int, init: str, epoch
     names, images, _ = prepared(ds["train_paths"], downsample)
     lab_ds = data.to_downsampled(labeled, downsample)
     pi = estimate_pi(ds["expected"], pr / 2 / downsample, images[0].shape)
-    state = pretrained_state("resnet8", 16)[0] if init == "pretrained" else None
+    state = pretrained_state("resnet8", 16, weights)[0] if init == "pretrained" else None
     cfg = TrainConfig(radius=pr / 2, pi=pi, downsample=downsample, epochs=epochs, steps_per_epoch=steps,
                       nms_radius=pr, seed=seed, init="general_picker" if state is not None else "scratch",
                       **(overrides or {}))
@@ -242,7 +243,9 @@ def write(stem: Path, config: dict, rows: list[dict], header: list[str]) -> None
              "mix = this fraction of the saved weights is the starting model's (weight-space ensembling), "
              "tta = test score maps averaged over the 8 rotations/mirrors (`pick extract`'s default since "
              "session 4; rows without it: one orientation, `--no-tta`), each tta row scores the same trained "
-             "model as the row without it; train_s = mean training wall time (s).", "",
+             "model as the row without it; gp=NAME = started from (or, at 0 labels, scored with) the candidate "
+             "general picker NAME.pt given by `--weights` instead of the shipped one (see its section below); "
+             "train_s = mean training wall time (s).", "",
              markdown_table(table, index=False), "", "## Every run", "",
              "load = 1-minute load average of the 2-core VM when the run ended (empty for older rows).", "",
              markdown_table(df[[c for c in cols if c in df]], index=False)])
@@ -282,6 +285,9 @@ def main(argv=None) -> None:
     ap.add_argument("--scoring", choices=["both", "tta", "plain"], default="both",
                     help="test scores of each trained model: averaged over rotations/mirrors as pick extract's "
                          "default (tta), one orientation (plain, --no-tta), or both as two rows")
+    ap.add_argument("--weights", default=None,
+                    help="a candidate general picker instead of the shipped one (its rows' methods end in "
+                         "'gp=FILE STEM', so they never replace the shipped picker's rows)")
     ap.add_argument("--work", default=str(Path(__file__).resolve().parent / "work"))
     args = ap.parse_args(argv)
     scorings = {"both": (False, True), "tta": (True,), "plain": (False,)}[args.scoring]
@@ -310,6 +316,7 @@ def main(argv=None) -> None:
               "634 particles/micrograph, 3737 test particles",
               f"- simulated {HELD_OUT_MOLECULE} (not in the pretraining corpus; 10 train / 5 test, 1024 px, "
               "simulator defaults)"]
+    gp = f" gp={Path(args.weights).stem}" if args.weights else ""
     datasets = []
     for name in args.datasets.split(","):
         ds = real_dataset() if name == "real" else unseen_dataset(work, 10, 5, 1024, labels)
@@ -328,10 +335,11 @@ def main(argv=None) -> None:
         for n, init, seed in jobs:
             if n == 0:
                 wants = {tta: {"dataset": ds["short"], "labels": 0, "seed": 0,
-                               "method": "general (0 labels)" + (" tta" if tta else "")} for tta in scorings}
+                               "method": "general (0 labels)" + (" tta" if tta else "") + gp} for tta in scorings}
             else:
                 settings = planned_settings(init, overrides, n)
-                wants = {tta: {"dataset": ds["short"], "labels": n, "method": method_label(init, settings, tta),
+                suffix = gp if init == "pretrained" else ""
+                wants = {tta: {"dataset": ds["short"], "labels": n, "method": method_label(init, settings, tta) + suffix,
                                "seed": seed, "validation": args.validation, "epochs": args.epochs,
                                "steps": args.steps} for tta in scorings}
             done = {row_key(r) for r in earlier}
@@ -339,16 +347,16 @@ def main(argv=None) -> None:
                 print(f"{ds['short']:22s} N={n:4d} {init:12s} seed={seed}: already in the results, skipped")
                 continue
             if n == 0:
-                results = run_general(ds, downsample, scorings)
+                results = run_general(ds, downsample, scorings, args.weights)
             else:
                 labeled = labeled_subset(ds["truth_train"], n, seed)
                 results = run_train(ds, labeled, downsample, init, args.epochs, args.steps, seed, args.validation,
-                                    overrides, scorings)
+                                    overrides, scorings, args.weights)
             new = []
             for tta, res in results.items():
                 row = {**wants[tta], "command": command, **res, "load": round(os.getloadavg()[0], 2)}
                 if n:
-                    row.update(method=method_label(init, res, tta), threads=args.threads)
+                    row.update(method=method_label(init, res, tta) + suffix, threads=args.threads)
                 new.append(row)
                 print(f"{ds['short']:22s} N={n:4d} {row['method']:32s} {schedule(row):6s} seed={seed} "
                       f"auprc={row['auprc']:.4f} strict={row['auprc_strict']:.4f} best_epoch={row['best_epoch']} "

@@ -121,6 +121,13 @@ def resolve_defaults(config: TrainConfig, n_labeled: int | None = None) -> Train
     return replace(config, **{k: v for k, v in defaults.items() if getattr(config, k) is None})
 
 
+def model_picks(model, image: np.ndarray, nms_radius: float, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """``(centres [k, 2] as column, row, scores [k])`` of ``model`` on one prepared image: its score map
+    (one orientation) after non-maximum suppression at ``nms_radius``."""
+    s = score_map(model, torch.from_numpy(image).to(device)).cpu().numpy()
+    return nms.non_maximum_suppression(s, nms_radius)
+
+
 def pseudo_positives(model, images: list[np.ndarray], labeled: list[np.ndarray], n: int, nms_radius: float,
                      device: str = "cpu") -> list[np.ndarray]:
     """The ``n`` top-scoring picks of ``model`` over all ``images`` (NMS at ``nms_radius``), per image.
@@ -132,8 +139,7 @@ def pseudo_positives(model, images: list[np.ndarray], labeled: list[np.ndarray],
     model.eval()
     with torch.inference_mode():
         for i, im in enumerate(images):
-            s = score_map(model, torch.from_numpy(im).to(device)).cpu().numpy()
-            xy, vals = nms.non_maximum_suppression(s, nms_radius)
+            xy, vals = model_picks(model, im, nms_radius, device)
             if len(labeled[i]) and len(xy):
                 d2 = ((xy[:, None, :] - labeled[i][None, :, :]) ** 2).sum(-1)
                 keep = d2.min(1) > nms_radius ** 2
@@ -188,8 +194,7 @@ def picks_auprc(model, images: list[np.ndarray], truth: list[np.ndarray], nms_ra
     NMS of each score map at its own radius, greedy matching within ``match_radius``."""
     rows, true_rows = [], []
     for k, (im, xy, r) in enumerate(zip(images, truth, nms_radii)):
-        s = score_map(model, torch.from_numpy(im).to(device)).cpu().numpy()
-        pxy, vals = nms.non_maximum_suppression(s, r)
+        pxy, vals = model_picks(model, im, r, device)
         rows.append(pd.DataFrame({"image_name": str(k), "x_coord": pxy[:, 0], "y_coord": pxy[:, 1],
                                   "score": vals}))
         true_rows.append(pd.DataFrame({"image_name": str(k), "x_coord": xy[:, 0], "y_coord": xy[:, 1]}))
