@@ -75,3 +75,24 @@ def test_cli_fit_pseudo_select_class(tmp_path, cli_runner):
                               "--pseudo-select", "class", "-o", tmp_path / "m")
     assert code == 0 and "shared by labeled class frequency" in out
     assert json.loads((tmp_path / "m" / "run.json").read_text())["config"]["pseudo_select"] == "class"
+
+
+def test_teacher_cache_is_reused_only_for_the_same_grids_and_teacher_settings(tmp_path, capsys):
+    X, y, _ = geometries(80, n=10, seed=5)
+    kw = dict(epochs=1, width=4, batch_size=16, min_steps_per_epoch=2, val_fraction=0, axes="all",
+              semi="self-training", seed=0, threshold=0.5)
+    cache = tmp_path / "teacher.pt"
+    fresh = SemiSupervisedCNN(**kw).fit(X[:30], y[:30], X[30:70])
+    first = SemiSupervisedCNN(teacher_cache=str(cache), **kw).fit(X[:30], y[:30], X[30:70])
+    assert cache.is_file() and "teacher loaded" not in capsys.readouterr().out
+    # another student setting: the teacher is loaded, and the student is the one a fresh teacher gives
+    again = SemiSupervisedCNN(teacher_cache=str(cache), student_strong=True, **kw).fit(X[:30], y[:30], X[30:70])
+    assert "teacher loaded" in capsys.readouterr().out
+    assert again.pseudo_counts_ == first.pseudo_counts_ == fresh.pseudo_counts_
+    strong = SemiSupervisedCNN(student_strong=True, **kw).fit(X[:30], y[:30], X[30:70])
+    assert np.allclose(again.predict_proba(X[70:]), strong.predict_proba(X[70:]), atol=1e-6)
+    # other labeled grids or another teacher setting: a new teacher is trained
+    SemiSupervisedCNN(teacher_cache=str(cache), **kw).fit(X[:29], y[:29], X[30:70])
+    assert "training a new one" in capsys.readouterr().out
+    SemiSupervisedCNN(teacher_cache=str(cache), **{**kw, "lr": 0.01}).fit(X[:30], y[:30], X[30:70])
+    assert "training a new one" in capsys.readouterr().out

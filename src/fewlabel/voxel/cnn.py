@@ -25,6 +25,9 @@ the data to classify. Unlabeled grids are used in one of two ways (``semi``):
   ``threshold`` (every grid with confidence >= ``threshold``) or ``class`` (as many grids in all, but
   shared out in proportion to the labeled class frequencies, the most confident of each predicted class:
   easy, frequent classes no longer crowd out the rare and confusable ones; see :func:`select_pseudo_labels`).
+  ``teacher_cache`` (a file path) saves the trained teacher there, or loads it instead of training when
+  the file holds a teacher of the same labeled grids and teacher settings (fingerprint checked): student
+  settings can then be compared without training the same teacher again.
 
 CPU-efficient training: a stratified ``val_fraction`` of the labeled grids is held out, the
 validation accuracy is measured after every epoch, the best weights are kept and training stops
@@ -104,7 +107,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                  min_steps_per_epoch: int = 20, axes: str = "z", shift: int = 2, tta: bool | str = "auto",
                  up_views: int = 12, jitter: float = 0.0,
                  semi: str = "fixmatch", rounds: int = 1, student_strong: bool = False, teacher_epochs: int | None = None,
-                 pseudo_select: str = "threshold",
+                 pseudo_select: str = "threshold", teacher_cache: str | None = None,
                  val_fraction: float = 0.1, patience: int = 8, seed: int = 0, device: str = "cpu",
                  checkpoint: str | None = None, resume: bool = False):
         self.epochs = epochs
@@ -128,6 +131,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         self.student_strong = student_strong
         self.teacher_epochs = teacher_epochs
         self.pseudo_select = pseudo_select
+        self.teacher_cache = teacher_cache
         self.val_fraction = val_fraction
         self.patience = patience
         self.seed = seed
@@ -138,7 +142,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
     def config(self) -> dict:
         """Hyperparameters and fitted shape, saved beside the weights."""
         return {"method": "cnn", "params": {k: v for k, v in self.get_params().items()
-                                            if k not in ("checkpoint", "resume", "device")},
+                                            if k not in ("checkpoint", "resume", "device", "teacher_cache")},
                 "grid_size": getattr(self, "grid_size_", None), "tta_chosen": getattr(self, "tta_", None),
                 "classes": None if not hasattr(self, "classes_") else [int(c) for c in self.classes_]}
 
@@ -206,8 +210,15 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                 raise InputError(None, f"prior must be (unlabeled grids, classes) = "
                                        f"{(len(X_unlabeled), len(self.classes_))}, got {prior.shape}")
         teacher_ck = None if self.checkpoint is None else str(self.checkpoint) + ".teacher"
-        print(f"self-training: teacher on {len(Xtr)} labeled grids", flush=True)
-        self._train(Xtr, y_idx, Xva, yva, None, teacher_ck, epochs=self.teacher_epochs)
+        key = self._teacher_key(Xtr, y_idx)
+        if not self._load_teacher(key):
+            print(f"self-training: teacher on {len(Xtr)} labeled grids", flush=True)
+            self._train(Xtr, y_idx, Xva, yva, None, teacher_ck, epochs=self.teacher_epochs)
+            if self.teacher_cache is not None:
+                from fewlabel.checkpoint import save_checkpoint
+
+                save_checkpoint(self.teacher_cache, "voxel", {**self.config(), "teacher_key": key},
+                                self.model_.state_dict())
         self.pseudo_labeled_, self.pseudo_counts_ = [], []
         freq = np.bincount(y_idx, minlength=len(self.classes_))
         for r in range(int(self.rounds)):
@@ -230,6 +241,38 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         if len(self.pseudo_labeled_) == 1:
             self.pseudo_labeled_, self.pseudo_counts_ = self.pseudo_labeled_[0], self.pseudo_counts_[0]
         return self._choose_tta(Xva, yva)
+
+    def _teacher_key(self, Xtr, y_idx) -> str:
+        """Fingerprint of what the teacher depends on: its labeled grids and every setting but the student's."""
+        import hashlib
+        import json
+
+        student_only = ("student_strong", "rounds", "pseudo_select", "threshold", "checkpoint", "resume",
+                        "device", "teacher_cache", "tta", "epochs", "teacher_epochs")
+        params = {k: v for k, v in self.get_params().items() if k not in student_only}
+        params["teacher_epochs"] = int(self.epochs if self.teacher_epochs is None else self.teacher_epochs)
+        h = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
+        for a in (np.ascontiguousarray(Xtr), np.ascontiguousarray(y_idx), self.classes_):
+            h.update(str(a.dtype).encode() + str(a.shape).encode())
+            h.update(a.tobytes())
+        return h.hexdigest()
+
+    def _load_teacher(self, key: str) -> bool:
+        """Load the cached teacher into ``model_`` when ``teacher_cache`` holds one with this fingerprint."""
+        if self.teacher_cache is None or not Path(self.teacher_cache).is_file():
+            return False
+        from fewlabel.checkpoint import load_checkpoint
+
+        payload = load_checkpoint(self.teacher_cache, "voxel")
+        if payload["config"].get("teacher_key") != key:
+            print(f"self-training: {self.teacher_cache} is a teacher of other grids or settings; training a new one",
+                  flush=True)
+            return False
+        self.model_ = self._build()
+        self.model_.load_state_dict(payload["state_dict"])
+        self.model_.eval()
+        print(f"self-training: teacher loaded from {self.teacher_cache}", flush=True)
+        return True
 
     def _choose_tta(self, Xva, yva) -> "SemiSupervisedCNN":
         """Validation accuracy with one view and with the test-time views; ``tta="auto"`` keeps the better."""
