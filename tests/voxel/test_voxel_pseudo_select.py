@@ -96,3 +96,30 @@ def test_teacher_cache_is_reused_only_for_the_same_grids_and_teacher_settings(tm
     assert "training a new one" in capsys.readouterr().out
     SemiSupervisedCNN(teacher_cache=str(cache), **{**kw, "lr": 0.01}).fit(X[:30], y[:30], X[30:70])
     assert "training a new one" in capsys.readouterr().out
+
+
+def test_autoencoder_init_starts_teacher_and_student_from_the_pretrained_trunk(monkeypatch):
+    import torch
+
+    X, y, _ = geometries(60, n=10, seed=4)
+    kw = dict(epochs=1, width=4, batch_size=16, min_steps_per_epoch=2, val_fraction=0, axes="all",
+              semi="self-training", seed=0, threshold=0.5)
+    starts = []
+    build = SemiSupervisedCNN._build
+
+    def spy(self):
+        net = build(self)
+        starts.append(net.features[0].weight.detach().clone())
+        return net
+
+    monkeypatch.setattr(SemiSupervisedCNN, "_build", spy)
+    model = SemiSupervisedCNN(init="autoencoder", init_epochs=2, **kw).fit(X[:20], y[:20], X[20:50])
+    trunk = model.trunk_state_["0.weight"]
+    # the autoencoder moved the trunk away from the random start, and both networks began from it
+    assert not torch.allclose(starts[0], trunk)
+    assert len(starts) == 3 and all(torch.equal(s, trunk) for s in starts[1:])
+    assert model.predict(X[50:]).shape == (10,)
+    with pytest.raises(InputError, match="autoencoder"):
+        SemiSupervisedCNN(init="autoencoder", arch="voxnet", **kw).fit(X[:20], y[:20], X[20:50])
+    with pytest.raises(InputError, match="initialisation"):
+        SemiSupervisedCNN(init="pca", **kw).fit(X[:20], y[:20], X[20:50])

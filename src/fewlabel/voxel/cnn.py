@@ -29,6 +29,10 @@ the data to classify. Unlabeled grids are used in one of two ways (``semi``):
   the file holds a teacher of the same labeled grids and teacher settings (fingerprint checked): student
   settings can then be compared without training the same teacher again.
 
+``init="autoencoder"`` (strided network only) first trains the convolutional trunk as an autoencoder
+(a small transposed-conv decoder, occupancy BCE) on the labeled + unlabeled grids for ``init_epochs``
+epochs, with the training augmentation, and starts every network of the fit (teacher, student) from it.
+
 CPU-efficient training: a stratified ``val_fraction`` of the labeled grids is held out, the
 validation accuracy is measured after every epoch, the best weights are kept and training stops
 after ``patience`` epochs without improvement (so ``epochs`` is an upper bound). At prediction
@@ -108,6 +112,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                  up_views: int = 12, jitter: float = 0.0,
                  semi: str = "fixmatch", rounds: int = 1, student_strong: bool = False, teacher_epochs: int | None = None,
                  pseudo_select: str = "threshold", teacher_cache: str | None = None,
+                 init: str = "none", init_epochs: int = 10,
                  val_fraction: float = 0.1, patience: int = 8, seed: int = 0, device: str = "cpu",
                  checkpoint: str | None = None, resume: bool = False):
         self.epochs = epochs
@@ -132,6 +137,8 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         self.teacher_epochs = teacher_epochs
         self.pseudo_select = pseudo_select
         self.teacher_cache = teacher_cache
+        self.init = init
+        self.init_epochs = init_epochs
         self.val_fraction = val_fraction
         self.patience = patience
         self.seed = seed
@@ -154,6 +161,8 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         if self.arch not in ARCHS:
             raise InputError(None, f"unknown CNN architecture {self.arch!r} (use {', '.join(ARCHS)})")
         net = ARCHS[self.arch](self.grid_size_, len(self.classes_), self.width)
+        if getattr(self, "trunk_state_", None) is not None:
+            net.features.load_state_dict(self.trunk_state_)
         return net.to(memory_format=torch.channels_last_3d)  # faster 3D convs on CPU (oneDNN)
 
     def _val_accuracy(self, X, y_idx) -> float:
@@ -189,6 +198,10 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
             raise InputError(None, f"up_views must be >= 1, got {self.up_views}")
         if int(self.rounds) < 1:
             raise InputError(None, f"rounds must be >= 1, got {self.rounds}")
+        if self.init not in ("none", "autoencoder"):
+            raise InputError(None, f"unknown initialisation {self.init!r} (use none, autoencoder)")
+        if self.init == "autoencoder" and self.arch != "strided":
+            raise InputError(None, "init=autoencoder needs the strided network")
         if self.pseudo_select not in PSEUDO_SELECT:
             raise InputError(None, f"unknown pseudo-label selection {self.pseudo_select!r} "
                                    f"(use {', '.join(PSEUDO_SELECT)})")
@@ -198,6 +211,10 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         tr, va = validation_split(y_all, self.val_fraction, self.seed)
         Xtr, y_idx = X[tr], y_all[tr]
         Xva, yva = (X[va], y_all[va]) if len(va) else (None, None)
+        self.trunk_state_ = None
+        if self.init == "autoencoder":
+            self.trunk_state_ = self._pretrain_trunk(Xtr if X_unlabeled is None else np.concatenate(
+                [Xtr, X_unlabeled.astype(Xtr.dtype, copy=False)]))
         use_unlabeled = X_unlabeled is not None and self.lambda_u > 0
         if not (use_unlabeled and self.semi == "self-training"):
             self._train(Xtr, y_idx, Xva, yva, X_unlabeled if use_unlabeled else None, self.checkpoint)
@@ -241,6 +258,39 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         if len(self.pseudo_labeled_) == 1:
             self.pseudo_labeled_, self.pseudo_counts_ = self.pseudo_labeled_[0], self.pseudo_counts_[0]
         return self._choose_tta(Xva, yva)
+
+    def _pretrain_trunk(self, X) -> dict:
+        """Train the trunk as an autoencoder on ``X`` (augmented as in training); return its weights."""
+        import torch
+        from tqdm import tqdm
+
+        from fewlabel.voxel.nets import TrunkAE, augment, batches, to_tensor
+
+        torch.manual_seed(self.seed)
+        gen = torch.Generator().manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        ae = TrunkAE(self._build().features[:-2], self.grid_size_, self.width).to(self.device)
+        opt = torch.optim.AdamW(ae.parameters(), lr=self.lr, weight_decay=1e-4)
+        loss_fn = torch.nn.BCEWithLogitsLoss()
+        print(f"initialising the CNN trunk: autoencoder on {len(X)} grids, {self.init_epochs} epochs", flush=True)
+        for epoch in range(int(self.init_epochs)):
+            ae.train()
+            total = 0.0
+            order = list(batches(len(X), self.batch_size, rng))
+            for idx in tqdm(order, desc=f"trunk autoencoder epoch {epoch + 1}/{self.init_epochs}", leave=False,
+                            disable=None):
+                x = augment(to_tensor(X[np.sort(idx)]), gen, axes=self.axes, shift=self.shift,
+                            up_views=self.up_views, jitter=self.jitter).to(self.device)
+                loss = loss_fn(ae(x), (x > 0.5).float())
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach())
+            print(f"trunk autoencoder epoch {epoch + 1}/{self.init_epochs}: loss {total / len(order):.4f}", flush=True)
+        self.init_history_ = total / max(len(order), 1) if int(self.init_epochs) else None
+        trunk = ae.trunk.to("cpu")
+        # the pooling and flatten layers have no weights: the state dict fits the classifier's features
+        return {k: v.detach().clone() for k, v in trunk.state_dict().items()}
 
     def _teacher_key(self, Xtr, y_idx) -> str:
         """Fingerprint of what the teacher depends on: its labeled grids and every setting but the student's."""

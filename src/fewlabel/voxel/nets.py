@@ -208,6 +208,26 @@ class StridedVoxCNN(nn.Module):
 ARCHS = {"voxnet": VoxCNN, "strided": StridedVoxCNN}
 
 
+class TrunkAE(nn.Module):
+    """Autoencoder around a :class:`StridedVoxCNN` trunk (its conv layers, before the pooling), for
+    initialising the classifier from unlabeled grids: two transposed convs (x2 each) back to the grid."""
+
+    def __init__(self, trunk: nn.Sequential, n: int, width: int = 16):
+        super().__init__()
+        self.trunk, self.n = trunk, n
+        w = width
+        self.dec = nn.Sequential(nn.ConvTranspose3d(4 * w, 2 * w, 4, 2, 1), nn.BatchNorm3d(2 * w), nn.ReLU(),
+                                 nn.ConvTranspose3d(2 * w, 1, 4, 2, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.dec(self.trunk(x))
+        n = self.n
+        if y.shape[-1] < n:
+            d = n - y.shape[-1]
+            y = nn.functional.pad(y, (0, d, 0, d, 0, d))
+        return y[:, :, :n, :n, :n]
+
+
 def reconstruction_loss(binary: bool):
     """BCE on logits for 0/1 grids (sparse occupancy), MSE for real-valued grids."""
     return nn.BCEWithLogitsLoss() if binary else nn.MSELoss()
