@@ -61,6 +61,24 @@ def test_canonical_micrograph_is_seeded_and_in_the_canonical_frame():
     assert a.info["molecule"] in TINY.corpus
 
 
+def _high_frequency_share(image: np.ndarray) -> float:
+    f = np.abs(np.fft.fft2(image - image.mean())) ** 2
+    r = np.hypot(*np.meshgrid(np.fft.fftfreq(image.shape[0]), np.fft.fftfreq(image.shape[1]), indexing="ij"))
+    return float(f[r > 0.25].sum() / f.sum())
+
+
+def test_lowpass_corpus_micrographs_are_blurred_and_the_rest_unchanged():
+    """A low-passed corpus micrograph (denoised look) has the same particles and far less power above 0.25
+    cycles/px; with probability 0 the corpus is exactly the one without the option."""
+    plain = pretrained.simulate_canonical(TINY, 2)
+    assert pretrained.simulate_canonical(replace(TINY, lowpass_probability=0.0), 2).info["lowpass_sigma"] == 0
+    blurred = pretrained.simulate_canonical(replace(TINY, lowpass_probability=1.0, lowpass_sigma=(1.5, 1.5)), 2)
+    assert blurred.info["lowpass_sigma"] == pytest.approx(1.5)
+    assert np.array_equal(plain.centres, blurred.centres)
+    assert _high_frequency_share(blurred.image) < 0.1 * _high_frequency_share(plain.image)
+    assert abs(float(np.median(blurred.image))) < 1e-3
+
+
 def test_pretrain_writes_a_loadable_reproducible_general_picker(tiny_weights, tmp_path):
     out, summary = tiny_weights
     model, config = pretrained.load_general(out)

@@ -68,6 +68,10 @@ class Recipe:
     junk: tuple[float, float] = (0.0, 8.0)  # junk particles per micrograph (Poisson mean, uniform)
     contaminations: tuple[float, float] = (0.0, 3.0)
     carbon_probability: float = 0.3
+    #: fraction of micrographs low-pass filtered like denoised ones (Topaz-Denoise, JANNI, CryoSegNet's
+    #: preprocessing): users pick raw and denoised micrographs alike
+    lowpass_probability: float = 0.0
+    lowpass_sigma: tuple[float, float] = (0.6, 2.0)  # Gaussian blur sigma, canonical-frame px, log-uniform
     model: str = "resnet8"
     units: int = 16
     tile: int = 64
@@ -115,6 +119,8 @@ def _loguniform(rng: np.random.Generator, lo: float, hi: float) -> float:
 
 def simulate_canonical(recipe: Recipe, index: int, molecules: tuple[str, ...] | None = None) -> CorpusMicrograph:
     """Corpus micrograph ``index`` of ``recipe`` (own random stream from (seed, index))."""
+    from scipy import ndimage
+
     from fewlabel import preprocess
     from fewlabel.simulate.micrographs import make_config, simulate_micrograph
 
@@ -138,10 +144,15 @@ def simulate_canonical(recipe: Recipe, index: int, molecules: tuple[str, ...] | 
         carbon_probability=recipe.carbon_probability, overlap_fraction=float(rng.uniform(0.0, 0.15)),
         ice_gradient=float(rng.uniform(0.0, 4.0)), ice_noise_fraction=float(rng.uniform(0.2, 0.7)))
     sim = simulate_micrograph(config, rng, name=f"corpus_{index:05d}", molecules=[mol])
-    image = preprocess.normalize(sim.image, "robust")
+    image, sigma = sim.image, 0.0
+    if recipe.lowpass_probability and rng.uniform() < recipe.lowpass_probability:  # drawn last: the rest stays
+        sigma = _loguniform(rng, *recipe.lowpass_sigma)
+        image = ndimage.gaussian_filter(image, sigma, mode="reflect")
+    image = preprocess.normalize(image, "robust")
     centres = sim.truth[["x_coord", "y_coord"]].to_numpy(float)
     info = {"molecule": spec, "particle_radius": r_px, "pixel_size": pixel_size, "downsample": factor,
-            "snr_original": snr_orig, "snr": snr, "defocus_um": d0, "n_particles": int(len(centres))}
+            "snr_original": snr_orig, "snr": snr, "defocus_um": d0, "n_particles": int(len(centres)),
+            "lowpass_sigma": sigma}
     return CorpusMicrograph(image=image, centres=centres, particle_radius=r_px, info=info)
 
 
