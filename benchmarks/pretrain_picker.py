@@ -7,6 +7,9 @@ result is the same on any CPU; ``--resume`` continues from OUTPUT.last.pt after 
 
     python benchmarks/pretrain_picker.py -o src/fewlabel/data/weights/general_picker.pt
     python benchmarks/pretrain_picker.py --steps 200 --n-micrographs 20 -o /tmp/tiny.pt   # smoke test
+    python benchmarks/pretrain_picker.py --set lowpass_probability=0.5 -o benchmarks/work/gp_lowpass.pt  # a candidate
+
+A candidate is scored like the shipped picker with ``bench_pick_pretrained.py --weights CANDIDATE.pt``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,25 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+def recipe_overrides(items: list[str]) -> dict:
+    """``["batch=16", "lowpass_sigma=0.6,2"]`` -> Recipe fields with the types of their defaults."""
+    from fewlabel.pick.pretrained import Recipe
+
+    defaults = Recipe().to_dict()
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in defaults:
+            raise SystemExit(f"--set {item}: expected FIELD=VALUE with FIELD one of {', '.join(defaults)}")
+        default = defaults[key]
+        if isinstance(default, list):
+            kind = type(default[0]) if default else str
+            out[key] = tuple(kind(v) for v in value.split(","))
+        else:
+            out[key] = type(default)(value)
+    return out
+
+
 def main(argv=None) -> None:
     from fewlabel.atomic import write_text_atomic
     from fewlabel.pick.pretrained import Recipe, pretrain
@@ -32,9 +54,12 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=Recipe.seed)
     ap.add_argument("--steps", type=int, default=Recipe.steps)
     ap.add_argument("--n-micrographs", type=int, default=Recipe.n_micrographs)
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="any other Recipe field (repeatable); ranges as LO,HI, the corpus as NAME,NAME,...")
     ap.add_argument("--resume", action="store_true")
     args = ap.parse_args(argv)
-    recipe = replace(Recipe(), seed=args.seed, steps=args.steps, n_micrographs=args.n_micrographs)
+    recipe = replace(Recipe(), seed=args.seed, steps=args.steps, n_micrographs=args.n_micrographs,
+                     **recipe_overrides(args.set))
     t = time.perf_counter()
     summary = pretrain(recipe, args.output, resume=args.resume)
     out = Path(args.output)
