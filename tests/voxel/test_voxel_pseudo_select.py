@@ -10,6 +10,13 @@ from fewlabel.simulate.volumes import geometries
 from fewlabel.voxel.cnn import SemiSupervisedCNN, select_pseudo_labels
 
 
+@pytest.fixture(scope="module")
+def geo():
+    """80 small labeled grids of 3 shapes, simulated once for the module."""
+    X, y, _ = geometries(80, n=10, seed=5)
+    return X, y
+
+
 def _probs(conf_by_class):
     """Rows of 3-class probabilities with the given (class, confidence) pairs."""
     out = np.full((len(conf_by_class), 3), 0.0)
@@ -48,8 +55,8 @@ def test_class_mode_takes_fewer_when_a_class_is_rarely_predicted_and_checks_inpu
         select_pseudo_labels(probs, 0.9, "class", class_freq=np.ones(2))
 
 
-def test_self_training_with_class_selection_records_per_class_counts():
-    X, y, _ = geometries(80, n=10, seed=5)
+def test_self_training_with_class_selection_records_per_class_counts(geo):
+    X, y = geo
     kw = dict(epochs=1, width=4, batch_size=16, min_steps_per_epoch=2, val_fraction=0, axes="all",
               semi="self-training", seed=0, threshold=0.0)
     model = SemiSupervisedCNN(pseudo_select="class", **kw).fit(X[:30], y[:30], X[30:70])
@@ -63,22 +70,24 @@ def test_self_training_with_class_selection_records_per_class_counts():
         SemiSupervisedCNN(pseudo_select="top", **kw).fit(X[:30], y[:30], X[30:70])
 
 
-def test_cli_fit_pseudo_select_class(tmp_path, cli_runner):
+def test_cli_fit_pseudo_select_class(tmp_path, cli_runner, geo):
     import json
 
-    X, y, _ = geometries(60, n=10, seed=3)
+    X, y = geo
     np.savez(tmp_path / "l.npz", X=X[:30], y=y[:30])
-    np.savez(tmp_path / "u.npz", X=X[30:])
+    np.savez(tmp_path / "u.npz", X=X[30:60])
     code, out, _ = cli_runner("voxel", "fit", "--grids", tmp_path / "l.npz", "--unlabeled", tmp_path / "u.npz",
                               "--method", "cnn", "--symmetry", "all", "--epochs", "1", "--batch-size", "16",
                               "--val-fraction", "0", "--semi", "self-training", "--threshold", "0.0",
-                              "--pseudo-select", "class", "-o", tmp_path / "m")
+                              "--pseudo-select", "class", "--teacher-epochs", "2", "-o", tmp_path / "m")
     assert code == 0 and "shared by labeled class frequency" in out
-    assert json.loads((tmp_path / "m" / "run.json").read_text())["config"]["pseudo_select"] == "class"
+    assert "cnn epoch 2/2" in out and "cnn epoch 1/1" in out  # teacher 2 epochs, student 1
+    config = json.loads((tmp_path / "m" / "run.json").read_text())["config"]
+    assert (config["pseudo_select"], config["teacher_epochs"]) == ("class", 2)
 
 
-def test_teacher_cache_is_reused_only_for_the_same_grids_and_teacher_settings(tmp_path, capsys):
-    X, y, _ = geometries(80, n=10, seed=5)
+def test_teacher_cache_is_reused_only_for_the_same_grids_and_teacher_settings(tmp_path, capsys, geo):
+    X, y = geo
     kw = dict(epochs=1, width=4, batch_size=16, min_steps_per_epoch=2, val_fraction=0, axes="all",
               semi="self-training", seed=0, threshold=0.5)
     cache = tmp_path / "teacher.pt"
@@ -98,10 +107,10 @@ def test_teacher_cache_is_reused_only_for_the_same_grids_and_teacher_settings(tm
     assert "training a new one" in capsys.readouterr().out
 
 
-def test_autoencoder_init_starts_teacher_and_student_from_the_pretrained_trunk(monkeypatch):
+def test_autoencoder_init_starts_teacher_and_student_from_the_pretrained_trunk(monkeypatch, geo):
     import torch
 
-    X, y, _ = geometries(60, n=10, seed=4)
+    X, y = geo
     kw = dict(epochs=1, width=4, batch_size=16, min_steps_per_epoch=2, val_fraction=0, axes="all",
               semi="self-training", seed=0, threshold=0.5)
     starts = []
@@ -118,7 +127,7 @@ def test_autoencoder_init_starts_teacher_and_student_from_the_pretrained_trunk(m
     # the autoencoder moved the trunk away from the random start, and both networks began from it
     assert not torch.allclose(starts[0], trunk)
     assert len(starts) == 3 and all(torch.equal(s, trunk) for s in starts[1:])
-    assert model.predict(X[50:]).shape == (10,)
+    assert model.predict(X[50:60]).shape == (10,)
     with pytest.raises(InputError, match="autoencoder"):
         SemiSupervisedCNN(init="autoencoder", arch="voxnet", **kw).fit(X[:20], y[:20], X[20:50])
     with pytest.raises(InputError, match="initialisation"):
