@@ -244,7 +244,8 @@ def write(stem: Path, config: dict, rows: list[dict], header: list[str]) -> None
              "tta = test score maps averaged over the 8 rotations/mirrors (`pick extract`'s default since "
              "session 4; rows without it: one orientation, `--no-tta`), each tta row scores the same trained "
              "model as the row without it; gp=NAME = started from (or, at 0 labels, scored with) the candidate "
-             "general picker NAME.pt given by `--weights` instead of the shipped one (see its section below); "
+             "general picker NAME.pt given by `--weights` "
+             "instead of the shipped one (benchmarks/results/general_picker_candidates.md); "
              "train_s = mean training wall time (s).", "",
              markdown_table(table, index=False), "", "## Every run", "",
              "load = 1-minute load average of the 2-core VM when the run ended (empty for older rows).", "",

@@ -72,6 +72,10 @@ class Recipe:
     #: preprocessing): users pick raw and denoised micrographs alike
     lowpass_probability: float = 0.0
     lowpass_sigma: tuple[float, float] = (0.6, 2.0)  # Gaussian blur sigma, canonical-frame px, log-uniform
+    #: fraction with the background (a Gaussian blur of sigma ``highpass_sigma`` px) subtracted, as
+    #: flattening / contrast-normalising preprocessing leaves micrographs (drawn after the low-pass)
+    highpass_probability: float = 0.0
+    highpass_sigma: tuple[float, float] = (4.0, 16.0)
     model: str = "resnet8"
     units: int = 16
     tile: int = 64
@@ -148,11 +152,15 @@ def simulate_canonical(recipe: Recipe, index: int, molecules: tuple[str, ...] | 
     if recipe.lowpass_probability and rng.uniform() < recipe.lowpass_probability:  # drawn last: the rest stays
         sigma = _loguniform(rng, *recipe.lowpass_sigma)
         image = ndimage.gaussian_filter(image, sigma, mode="reflect")
+    background = 0.0
+    if recipe.highpass_probability and rng.uniform() < recipe.highpass_probability:
+        background = _loguniform(rng, *recipe.highpass_sigma)
+        image = image - ndimage.gaussian_filter(image, background, mode="reflect")
     image = preprocess.normalize(image, "robust")
     centres = sim.truth[["x_coord", "y_coord"]].to_numpy(float)
     info = {"molecule": spec, "particle_radius": r_px, "pixel_size": pixel_size, "downsample": factor,
             "snr_original": snr_orig, "snr": snr, "defocus_um": d0, "n_particles": int(len(centres)),
-            "lowpass_sigma": sigma}
+            "lowpass_sigma": sigma, "highpass_sigma": background}
     return CorpusMicrograph(image=image, centres=centres, particle_radius=r_px, info=info)
 
 
