@@ -334,12 +334,12 @@ def main(argv=None) -> None:
         jobs = ([(0, "general", 0)] if "general" in inits else []) + [
             (n, init, s) for n in labels for init in inits if init != "general" for s in seeds]
         for n, init, seed in jobs:
+            suffix = gp if init in ("general", "pretrained") else ""  # rows that used the general picker
             if n == 0:
                 wants = {tta: {"dataset": ds["short"], "labels": 0, "seed": 0,
-                               "method": "general (0 labels)" + (" tta" if tta else "") + gp} for tta in scorings}
+                               "method": "general (0 labels)" + (" tta" if tta else "") + suffix} for tta in scorings}
             else:
                 settings = planned_settings(init, overrides, n)
-                suffix = gp if init == "pretrained" else ""
                 wants = {tta: {"dataset": ds["short"], "labels": n, "method": method_label(init, settings, tta) + suffix,
                                "seed": seed, "validation": args.validation, "epochs": args.epochs,
                                "steps": args.steps} for tta in scorings}

@@ -264,14 +264,14 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         import torch
         from tqdm import tqdm
 
-        from fewlabel.voxel.nets import TrunkAE, augment, batches, to_tensor
+        from fewlabel.voxel.nets import TrunkAE, augment, batches, reconstruction_loss, to_tensor
 
         torch.manual_seed(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         ae = TrunkAE(self._build().features[:-2], self.grid_size_, self.width).to(self.device)
         opt = torch.optim.AdamW(ae.parameters(), lr=self.lr, weight_decay=1e-4)
-        loss_fn = torch.nn.BCEWithLogitsLoss()
+        loss_fn = reconstruction_loss(binary=True)
         print(f"initialising the CNN trunk: autoencoder on {len(X)} grids, {self.init_epochs} epochs", flush=True)
         for epoch in range(int(self.init_epochs)):
             ae.train()
