@@ -36,7 +36,7 @@ _PREPARED: dict = {}
 DEFAULT_PROTOCOL = {"validation_fraction": 0.2, "keep": "best", "overrides": {}}
 
 
-def prepared(paths, downsample: int, normalize: str = "robust") -> tuple[list[str], list[np.ndarray], float]:
+def prepared(paths, downsample: float, normalize: str = "robust") -> tuple[list[str], list[np.ndarray], float]:
     """Prepared (downsampled, normalised) images of ``paths``, computed once per process.
 
     Every run of the table trains on the same micrographs, so they are read and prepared once;
@@ -44,7 +44,7 @@ def prepared(paths, downsample: int, normalize: str = "robust") -> tuple[list[st
     """
     from fewlabel.pick import data
 
-    key = (tuple(map(str, paths)), int(downsample), normalize)
+    key = (tuple(map(str, paths)), float(downsample), normalize)
     if key not in _PREPARED:
         t = time.perf_counter()
         items = list(data.iter_prepared(paths, downsample, normalize))
@@ -166,8 +166,10 @@ def labeled_subset(truth: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
 
 
 def default_downsample(radius: float) -> int:
-    """fewlabel's CLI default: the positive radius becomes ~3 px."""
-    return max(1, int(round(radius / 3)))
+    """``pick train``'s default from random weights: the positive radius becomes ~3 px."""
+    from fewlabel.pick.train import default_downsample as pick_train_default
+
+    return int(pick_train_default(radius))
 
 
 def markdown_table(df: pd.DataFrame, index: bool = True) -> str:

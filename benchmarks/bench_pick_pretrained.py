@@ -43,6 +43,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 import pandas as pd
 
+from fewlabel.pick.train import default_downsample as pick_train_downsample
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pick_objectives import (RESULTS, default_downsample, labeled_subset, markdown_table,  # noqa: E402
                                    prepared, real_dataset)
@@ -93,15 +95,15 @@ def score(model, names, images, truth, particle_radius, downsample, tta: bool = 
             "recall": best["recall"], "n_picks": curve.n_picks, "n_true": curve.n_true}
 
 
-def run_general(ds: dict, downsample: int, scorings: tuple[bool, ...] = (False,),
+def run_general(ds: dict, downsample: float | None, scorings: tuple[bool, ...] = (False,),
                 weights: str | None = None) -> dict[bool, dict]:
     """The general picker (``weights``, default the shipped one) alone (zero labels), as ``pick extract
-    --diameter 2R``: one result per scoring in ``scorings`` (tta off / on)."""
+    --diameter 2R``, or downsampled by ``downsample`` instead): one result per scoring in ``scorings`` (tta off / on)."""
     from fewlabel.pick.pretrained import config_for_diameter, load_general
 
     model, config = load_general(weights)
     cfg = config_for_diameter(config, 2 * ds["particle_radius"])
-    assert cfg["downsample"] == downsample, (cfg["downsample"], downsample)
+    downsample = downsample or cfg["downsample"]
     names, images, _ = prepared(ds["test_paths"], downsample)
     out = {}
     for tta in scorings:
@@ -289,6 +291,8 @@ def main(argv=None) -> None:
     ap.add_argument("--weights", default=None,
                     help="a candidate general picker instead of the shipped one (its rows' methods end in "
                          "'gp=FILE STEM', so they never replace the shipped picker's rows)")
+    ap.add_argument("--downsample", type=float, default=None,
+                    help="downsampling factor instead of pick train's default for the row's start")
     ap.add_argument("--work", default=str(Path(__file__).resolve().parent / "work"))
     args = ap.parse_args(argv)
     scorings = {"both": (False, True), "tta": (True,), "plain": (False,)}[args.scoring]
@@ -329,12 +333,14 @@ def main(argv=None) -> None:
     rows: list[dict] = []
     for ds in datasets:
         pr = ds["particle_radius"]
-        downsample = default_downsample(pr / 2)
+        legacy = default_downsample(pr / 2)  # every row before the general picker's working scale (session 6)
         inits = args.inits.split(",")
         jobs = ([(0, "general", 0)] if "general" in inits else []) + [
             (n, init, s) for n in labels for init in inits if init != "general" for s in seeds]
         for n, init, seed in jobs:
-            suffix = gp if init in ("general", "pretrained") else ""  # rows that used the general picker
+            downsample = args.downsample or pick_train_downsample(pr / 2, pr, init in ("general", "pretrained"))
+            suffix = ((gp if init in ("general", "pretrained") else "")  # rows that used the general picker
+                      + (f" ds={downsample:g}" if downsample != legacy else ""))
             if n == 0:
                 wants = {tta: {"dataset": ds["short"], "labels": 0, "seed": 0,
                                "method": "general (0 labels)" + (" tta" if tta else "") + suffix} for tta in scorings}
@@ -348,7 +354,7 @@ def main(argv=None) -> None:
                 print(f"{ds['short']:22s} N={n:4d} {init:12s} seed={seed}: already in the results, skipped")
                 continue
             if n == 0:
-                results = run_general(ds, downsample, scorings, args.weights)
+                results = run_general(ds, args.downsample, scorings, args.weights)
             else:
                 labeled = labeled_subset(ds["truth_train"], n, seed)
                 results = run_train(ds, labeled, downsample, init, args.epochs, args.steps, seed, args.validation,

@@ -1,9 +1,10 @@
 """Micrograph preprocessing: Fourier-crop downsampling, per-micrograph normalization, and THE one
 function that moves coordinates between original and downsampled pixels.
 
-Frames: Fourier cropping by an integer factor ``f`` keeps the band-limited image sampled at
-original positions ``0, f, 2f, ...`` (the image is first trimmed to a multiple of ``f``), so a
-point at original pixel ``x`` sits at ``x / f`` after downsampling. :func:`scale_coordinates`
+Frames: Fourier cropping by a factor ``f`` (integer or not) keeps the band-limited image sampled
+at original positions ``0, f, 2f, ...`` (the image is first trimmed to ``round(out x f)`` pixels,
+a multiple of an integer ``f``), so a point at original pixel ``x`` sits at ``x / f`` after
+downsampling (to within half an original pixel for a fractional ``f``). :func:`scale_coordinates`
 is the only place that applies this; picking and extraction code calls it instead of dividing.
 
 Example::
@@ -26,12 +27,14 @@ MAD_TO_SIGMA = 1.4826  # MAD of a Gaussian times this is its standard deviation
 _ROW_BLOCK = 256  # rows per real FFT block in downsample: small temporaries, same numbers
 
 
-def downsample(image: np.ndarray, factor: int, workers: int | None = None) -> np.ndarray:
-    """Downsample a 2D image by an integer ``factor`` by cropping its Fourier transform.
+def downsample(image: np.ndarray, factor: float, workers: int | None = None) -> np.ndarray:
+    """Downsample a 2D image by ``factor`` (>= 1, integer or not) by cropping its Fourier transform.
 
-    Unlike striding, nothing aliases: frequencies above the new Nyquist are removed. The image is
-    trimmed to a multiple of ``factor`` first (odd sizes allowed) and the result is scaled so the
-    mean is preserved. Returns float32 of shape ``(rows // factor, cols // factor)``.
+    Unlike striding, nothing aliases: frequencies above the new Nyquist are removed. The output has
+    ``floor(size / factor)`` pixels per axis; the image is first trimmed to ``round(out x factor)``
+    pixels (a multiple of an integer factor, odd sizes allowed), so one output pixel spans
+    ``factor`` input pixels to within ``0.5 / out`` (coordinates scaled by ``factor`` are off by
+    at most half an input pixel). The result is scaled so the mean is preserved. Returns float32.
 
     The crop is separable, so it runs axis by axis in single precision: a real FFT along the rows,
     keep the low ``cols // 2 + 1`` columns, and only those few columns go through the column FFT
@@ -41,18 +44,18 @@ def downsample(image: np.ndarray, factor: int, workers: int | None = None) -> np
     """
     from scipy import fft
 
-    factor = int(factor)
-    if factor < 1:
-        raise ValueError(f"downsampling factor must be a positive integer, got {factor}")
+    factor = float(factor)
+    if not factor >= 1:
+        raise ValueError(f"downsampling factor must be at least 1, got {factor:g}")
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 2:
         raise ValueError(f"downsample expects a 2D image, got shape {image.shape}")
     if factor == 1:
         return image.copy()
-    rows, cols = image.shape[0] // factor, image.shape[1] // factor
+    rows, cols = int(image.shape[0] // factor), int(image.shape[1] // factor)
     if rows < 1 or cols < 1:
-        raise ValueError(f"image of shape {image.shape} is smaller than the factor {factor}")
-    image = image[: rows * factor, : cols * factor]
+        raise ValueError(f"image of shape {image.shape} is smaller than the factor {factor:g}")
+    image = image[: int(round(rows * factor)), : int(round(cols * factor))]
     # along axis 1 keep frequencies 0..cols/2, a block of rows at a time (never the full half-spectrum
     # in memory); along axis 0 keep |k| < rows/2 (positive, then negative)
     keep = cols // 2 + 1
@@ -150,14 +153,14 @@ def scale_coordinates(picks: pd.DataFrame | np.ndarray, factor: float) -> pd.Dat
     return np.asarray(picks, dtype=np.float64) * factor
 
 
-def preprocess_micrograph(mic: Micrograph, downsample: int = 1, normalize: str = "robust",
+def preprocess_micrograph(mic: Micrograph, downsample: float = 1, normalize: str = "robust",
                           seed: int = 0) -> Micrograph:
     """Downsample then normalize one micrograph; the pixel size grows by the factor.
 
     The name is kept so picks still match; ``path`` is None because the image no longer
     matches the file it came from.
     """
-    factor = int(downsample)
+    factor = float(downsample)
     image = _downsample(mic.image, factor)
     image = _normalize(image, normalize, seed=seed)
     pixel_size = None if mic.pixel_size is None else mic.pixel_size * factor

@@ -92,6 +92,24 @@ def test_evaluate_default_radius_and_unscored(blob_dir, cli_runner, tmp_path):
     assert re.match(r"auprc=0\.5\d* precision=1\.0000 recall=0\.5\d*", last), last
 
 
+def test_fractional_downsampling_round_trips_to_original_pixels(blob_dir, tmp_path, cli_runner):
+    """--downsample 1.6 trains on 120-px images and extract maps picks back to the 192-px originals."""
+    from fewlabel.pick.train import load_picker
+
+    model = tmp_path / "frac.pt"
+    code, out, err = cli_runner("pick", "train", "--micrographs", blob_dir / "train", "--picks",
+                                blob_dir / "train_labeled.csv", "--radius", "4", "--expected", "12",
+                                "--downsample", "1.6", "--model", "conv31", "--no-pretrained", "--epochs", "1",
+                                "--steps-per-epoch", "15", "--particle-radius", "10", "-o", model)
+    assert code == 0, err
+    assert "downsampling by 1.6" in out and load_picker(model)[1]["downsample"] == 1.6
+    picks = tmp_path / "frac.tsv"
+    code, out, err = cli_runner("pick", "extract", "--model", model, "--micrographs", blob_dir / "test", "-o", picks)
+    assert code == 0, err
+    table = read_picks(picks)
+    assert table.x_coord.max() > 150 and table.x_coord.max() < 192 and table.y_coord.min() >= 0
+
+
 def test_bad_input_is_one_line_and_exit_2(blob_dir, trained, tmp_path, cli_runner):
     model, _ = trained
     empty = tmp_path / "empty"
@@ -104,6 +122,8 @@ def test_bad_input_is_one_line_and_exit_2(blob_dir, trained, tmp_path, cli_runne
     assert code == 2 and "not there" in err  # labels name train micrographs only
     code, _, err = cli_runner(*base, "--micrographs", blob_dir / "train", "--radius", "400", "--downsample", "2")
     assert code == 2 and "larger than the downsampled" in err
+    code, _, err = cli_runner(*base, "--micrographs", blob_dir / "train", "--radius", "4", "--downsample", "0.5")
+    assert code == 2 and "--downsample must be at least 1" in err
     code, _, err = cli_runner("pick", "train", "--micrographs", blob_dir / "train", "--picks",
                               blob_dir / "train_labeled.csv", "--radius", "4", "-o", out)
     assert code == 2 and "--expected" in err

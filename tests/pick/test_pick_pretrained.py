@@ -125,12 +125,23 @@ def test_pretrain_resume_gives_the_same_weights(tiny_weights, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_config_for_diameter_uses_pick_train_conventions():
+def test_config_for_diameter_puts_the_particle_at_the_working_radius():
     cfg = pretrained.config_for_diameter({"downsample": 1, "radius": 3.0}, 108)
-    assert cfg["downsample"] == 9 and cfg["radius"] == 27 and cfg["nms_radius_used"] == 54
+    assert cfg["downsample"] == 8 and cfg["radius"] == 27 and cfg["nms_radius_used"] == 54
+    factor = pretrained.downsample_for_diameter(50.7)  # not rounded to an integer
+    assert 50.7 / 2 / factor == pytest.approx(pretrained.WORKING_PARTICLE_RADIUS, rel=1e-3) and factor != round(factor)
     assert pretrained.downsample_for_diameter(10) == 1
     with pytest.raises(InputError):
         pretrained.config_for_diameter({}, 0)
+
+
+def test_pick_train_downsampling_depends_on_the_start():
+    from fewlabel.pick.train import default_downsample
+
+    assert default_downsample(27) == 9  # random weights: positive radius ~3 px, an integer
+    assert default_downsample(2) == 1
+    assert default_downsample(27, general_picker=True) == pretrained.downsample_for_diameter(108)
+    assert default_downsample(27, particle_radius=40, general_picker=True) == pretrained.downsample_for_diameter(80)
 
 
 def test_train_from_pretrained_scores_epoch_zero_and_rejects_other_shapes(tiny_weights, tmp_path):

@@ -44,6 +44,14 @@ def test_preprocess_writes_downsampled_normalized_mrc(cli_runner, tmp_path, raw,
     assert record["config"]["downsample"] == 4 and record["config"]["normalize"] == method
 
 
+def test_fractional_downsampling(cli_runner, tmp_path, raw):
+    out = tmp_path / "out"
+    code, stdout, _ = cli_runner("preprocess", raw, "-o", out, "--downsample", "2.5")
+    assert code == 0 and "downsample x2.5" in stdout
+    mic = read_micrograph(out / "mic_0.mrc")
+    assert mic.shape == (38, 32) and mic.pixel_size == pytest.approx(3.75)
+
+
 def test_pixel_size_option_fills_missing_header(cli_runner, tmp_path):
     tifffile.imwrite(tmp_path / "scan.tif", np.ones((30, 30), np.float32))
     code, _, _ = cli_runner("preprocess", tmp_path / "scan.tif", "-o", tmp_path / "o", "--downsample", "3",

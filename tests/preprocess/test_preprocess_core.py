@@ -45,21 +45,35 @@ def test_fourier_crop_does_not_alias_unlike_striding():
     np.testing.assert_allclose(downsample(board, 2), 0.0, atol=1e-5)
 
 
-def test_blob_lands_at_scaled_coordinates():
-    """The frame convention: original pixel x is x/f after downsampling by f."""
+@pytest.mark.parametrize("factor, tol", [(3, 1e-3), (2.5, 1e-3), (3.7, 0.5 / 3.7)])
+def test_blob_lands_at_scaled_coordinates(factor, tol):
+    """The frame convention: original pixel x is x/f after downsampling by f, integer or not (a
+    fractional factor trims the image to round(out x f) px: off by at most half an original pixel)."""
     y, x = np.mgrid[0:240, 0:270]
     x0, y0 = 123.4, 101.7
     blob = np.exp(-((x - x0) ** 2 + (y - y0) ** 2) / (2 * 9.0**2))
-    small = downsample(blob, 3)
+    small = downsample(blob, factor)
+    assert small.shape == (int(240 // factor), int(270 // factor))
     yy, xx = np.mgrid[0:small.shape[0], 0:small.shape[1]]
     centre = np.array([(small * xx).sum(), (small * yy).sum()]) / small.sum()
-    expected = scale_coordinates(np.array([x0, y0]), 1 / 3)
-    np.testing.assert_allclose(centre, expected, atol=1e-3)
+    expected = scale_coordinates(np.array([x0, y0]), 1 / factor)
+    np.testing.assert_allclose(centre, expected, atol=tol)
+    assert small.sum() * factor**2 == pytest.approx(blob.sum(), rel=0.01)
+
+
+def test_fractional_factor_resamples_a_band_limited_image():
+    """Downsampling 100 px by 2.5 gives 40 px: the same low-frequency function sampled every 2.5 px."""
+    image = 1.0 + _cosine((100, 100), 2, -3)
+    small = downsample(image, 2.5)
+    assert small.shape == (40, 40)
+    np.testing.assert_allclose(small, 1.0 + _cosine((40, 40), 2, -3, 2.5), atol=1e-4)
 
 
 def test_downsample_rejects_bad_factor():
     with pytest.raises(ValueError):
         downsample(np.zeros((8, 8)), 0)
+    with pytest.raises(ValueError):
+        downsample(np.zeros((8, 8)), 0.5)
     with pytest.raises(ValueError):
         downsample(np.zeros((2, 8)), 4)
 

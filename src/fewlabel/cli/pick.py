@@ -51,8 +51,9 @@ def _torch_setup(device: str) -> str:
 @click.option("--expected", type=float, default=None,
               help="Expected particles per micrograph; gives pi with --radius.")
 @click.option("--pi", type=float, default=None, help="Fraction of positive pixels (instead of --expected).")
-@click.option("--downsample", type=int, default=None,
-              help="Integer downsampling factor [default: radius/3 rounded, so the positive radius is ~3 px].")
+@click.option("--downsample", type=float, default=None,
+              help="Downsampling factor, integer or not [default: from the general picker, its working scale "
+                   "(particle radius 6.75 px); from random weights, radius/3 rounded (positive radius ~3 px)].")
 @click.option("--objective", type=click.Choice(["ge-binomial", "ge-kl", "nnpu", "pn"]), default="ge-binomial",
               show_default=True)
 @click.option("--autoencoder", type=float, default=0.0, show_default=True,
@@ -104,8 +105,8 @@ def train(micrographs, picks_path, radius, expected, pi, downsample, objective, 
     from fewlabel.io.picks import check_picks_in_bounds
     from fewlabel.pick import data
     from fewlabel.pick.sampling import estimate_pi
-    from fewlabel.pick.train import (MIN_LABELS_FOR_VALIDATION, TrainConfig, default_validation_fraction, last_path,
-                                     split_validation, train_picker)
+    from fewlabel.pick.train import (MIN_LABELS_FOR_VALIDATION, TrainConfig, default_downsample,
+                                     default_validation_fraction, last_path, split_validation, train_picker)
     from fewlabel.report.figures import save_figure
     from fewlabel.report.pick import training_curve_figure
     from fewlabel.runtime import seed_everything
@@ -117,13 +118,14 @@ def train(micrographs, picks_path, radius, expected, pi, downsample, objective, 
         raise InputError(None, "give --expected (particles per micrograph) or --pi")
     if expected is not None and expected <= 0:
         raise InputError(None, f"--expected must be positive, got {expected:g}")
-    factor = downsample if downsample is not None else max(1, int(round(radius / 3)))
-    if factor < 1:
-        raise InputError(None, f"--downsample must be a positive integer, got {factor}")
+    if downsample is not None and not downsample >= 1:
+        raise InputError(None, f"--downsample must be at least 1, got {downsample:g}")
     device = _torch_setup(device)
     torch.manual_seed(seed)
     rng = seed_everything(seed)
     init_state, init = _initial_weights(pretrained, model_name, units)
+    factor = downsample if downsample is not None else default_downsample(radius, particle_radius,
+                                                                           init == "general_picker")
 
     paths = data.micrograph_paths(micrographs)
     names_all = [p.stem for p in paths]
@@ -136,7 +138,7 @@ def train(micrographs, picks_path, radius, expected, pi, downsample, objective, 
         rest = [rest[i] for i in sorted(rng.choice(len(rest), size=n_rest, replace=False))]
     chosen += rest
     click.echo(f"reading {len(chosen)} micrographs ({len(lab_names)} labeled, {len(labeled)} labeled picks), "
-               f"downsampling by {factor}")
+               f"downsampling by {factor:g}")
     names, images, shapes = [], [], {}
     for name, shape, image in data.iter_prepared(chosen, factor, normalize):
         names.append(name)
@@ -242,12 +244,12 @@ def extract(model_path, diameter, micrographs, output, radius, threshold, score_
     else:
         model, config = load_picker(model_path, device)
     paths = data.micrograph_paths(micrographs)
-    factor = int(config["downsample"])
+    factor = float(config["downsample"])
     default_nms = diameter / 2 if diameter else float(config.get("nms_radius_used") or 2 * config["radius"])
     nms_radius = radius if radius is not None else default_nms
     if nms_radius <= 0:
         raise InputError(None, f"--radius must be positive, got {nms_radius:g}")
-    click.echo(f"extracting from {len(paths)} micrographs: {config['model_config']['name']} at /{factor}, "
+    click.echo(f"extracting from {len(paths)} micrographs: {config['model_config']['name']} at /{factor:g}, "
                f"NMS radius {nms_radius:g} px" + (", scores averaged over 8 rotations/mirrors" if tta else ""))
     if not scale.in_process or scale.shard is not None:
         from fewlabel.scale.commands import pick_extract

@@ -23,14 +23,14 @@ import click
 @click.argument("micrographs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="Output folder: one <name>.mrc per micrograph.")
-@click.option("--downsample", "factor", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Integer downsampling factor (Fourier cropping).")
+@click.option("--downsample", "factor", type=click.FloatRange(min=1), default=1, show_default=True,
+              help="Downsampling factor, integer or not (Fourier cropping).")
 @click.option("--normalize", "method", type=click.Choice(["robust", "gmm", "none"]), default="robust",
               show_default=True, help="robust: median/MAD; gmm: Topaz-style 2-Gaussian fit; none.")
 @click.option("--pixel-size", type=float, default=None,
               help="Pixel size in Å for inputs whose file has none (TIFF/PNG/JPEG, empty MRC header).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the GMM pixel subsample.")
-def command(micrographs: tuple[Path, ...], output: Path, factor: int, method: str,
+def command(micrographs: tuple[Path, ...], output: Path, factor: float, method: str,
             pixel_size: float | None, seed: int) -> None:
     """Downsample and normalize MICROGRAPHS (files or folders) into OUTPUT."""
     from tqdm import tqdm
@@ -52,7 +52,7 @@ def command(micrographs: tuple[Path, ...], output: Path, factor: int, method: st
     if pixel_size is not None and not pixel_size > 0:
         raise InputError(None, f"--pixel-size must be positive, got {pixel_size}")
 
-    click.echo(f"preprocessing {len(paths)} micrograph(s): downsample x{factor}, normalize={method} -> {output}")
+    click.echo(f"preprocessing {len(paths)} micrograph(s): downsample x{factor:g}, normalize={method} -> {output}")
     output.mkdir(parents=True, exist_ok=True)
     first = None
     # disable=None: a progress bar on a terminal, none in logs and pipes

@@ -1,6 +1,6 @@
 """From user files to model-ready arrays (and picks back to original pixels).
 
-Micrographs are Fourier-cropped by the integer factor and normalized by
+Micrographs are Fourier-cropped by the factor (integer or not) and normalized by
 :mod:`fewlabel.preprocess`; picks change frame only through ``preprocess.scale_coordinates``.
 """
 
@@ -16,11 +16,11 @@ import pandas as pd
 from fewlabel.errors import InputError
 
 
-def prepare_image(image: np.ndarray, factor: int, normalize: str = "robust") -> np.ndarray:
+def prepare_image(image: np.ndarray, factor: float, normalize: str = "robust") -> np.ndarray:
     """Downsample by ``factor`` (Fourier cropping) and normalize; float32 ``[row, col]``."""
     from fewlabel import preprocess
 
-    out = preprocess.downsample(np.asarray(image, dtype=np.float32), int(factor)) if factor > 1 else image
+    out = preprocess.downsample(np.asarray(image, dtype=np.float32), factor) if factor > 1 else image
     return np.ascontiguousarray(preprocess.normalize(out, method=normalize), dtype=np.float32)
 
 
@@ -35,7 +35,7 @@ def micrograph_paths(micrographs: str | os.PathLike | Iterable) -> list[Path]:
     return list(paths)
 
 
-def iter_prepared(paths: Iterable[Path], factor: int, normalize: str = "robust"
+def iter_prepared(paths: Iterable[Path], factor: float, normalize: str = "robust"
                   ) -> Iterator[tuple[str, tuple[int, int], np.ndarray]]:
     """Yield ``(name, original shape, prepared image)`` one micrograph at a time (streaming)."""
     from fewlabel.io.micrographs import read_micrograph
@@ -45,14 +45,14 @@ def iter_prepared(paths: Iterable[Path], factor: int, normalize: str = "robust"
         yield mic.name, tuple(mic.image.shape), prepare_image(mic.image, factor, normalize)
 
 
-def to_downsampled(picks: pd.DataFrame, factor: int) -> pd.DataFrame:
+def to_downsampled(picks: pd.DataFrame, factor: float) -> pd.DataFrame:
     """Original-pixel picks -> downsampled frame."""
     from fewlabel.preprocess import scale_coordinates
 
     return scale_coordinates(picks, 1 / factor) if factor != 1 else picks.copy()
 
 
-def to_original(picks: pd.DataFrame, factor: int) -> pd.DataFrame:
+def to_original(picks: pd.DataFrame, factor: float) -> pd.DataFrame:
     """Downsampled-frame picks -> original pixels."""
     from fewlabel.preprocess import scale_coordinates
 

@@ -94,7 +94,7 @@ def _batches(items: Iterator, batch_size: int) -> Iterator[list]:
         yield batch
 
 
-def picks_from_scores(scores: np.ndarray, name: str, radius_ds: float, factor: int,
+def picks_from_scores(scores: np.ndarray, name: str, radius_ds: float, factor: float,
                       threshold: float | None = None) -> pd.DataFrame:
     """NMS on one score map (prepared frame) -> picks table in original pixels, best first."""
     xy, vals = nms.non_maximum_suppression(scores, radius_ds, threshold)
@@ -103,7 +103,7 @@ def picks_from_scores(scores: np.ndarray, name: str, radius_ds: float, factor: i
     return data.to_original(df, factor)
 
 
-def _prepared_or_skipped(paths: Iterable[Path], factor: int, normalize: str,
+def _prepared_or_skipped(paths: Iterable[Path], factor: float, normalize: str,
                          failures: list[tuple[str, str]] | None) -> Iterator[tuple[str, tuple[int, int], np.ndarray]]:
     """``data.iter_prepared``; with a ``failures`` list, a micrograph that cannot be read is recorded
     there as ``(file name, problem)`` and skipped instead of stopping the run."""
@@ -133,7 +133,7 @@ def iter_extract(model, config: dict, paths: Iterable[Path], radius: float | Non
     :func:`_prepared_or_skipped`); without one the first raises. ``tta``: score maps averaged over
     the 8 rotations/mirrors of the micrograph (:data:`fewlabel.pick.models.TTA_VIEWS`).
     """
-    factor = int(config["downsample"])
+    factor = float(config["downsample"])
     radius = float(radius if radius is not None else config.get("nms_radius_used") or 2 * config["radius"])
     model = inference_model(model)
     prepared = _fft_threads(_prepared_or_skipped(paths, factor, config.get("normalize", "robust"), failures),
@@ -158,7 +158,7 @@ def iter_extract(model, config: dict, paths: Iterable[Path], radius: float | Non
 
 
 def _score_view(path: Path, name: str, image: np.ndarray, scores: np.ndarray, picks: pd.DataFrame,
-                factor: int) -> None:
+                factor: float) -> None:
     """PNG of one prepared micrograph beside its score map, picks with score >= 0 as dots."""
     from fewlabel.report.figures import save_figure
     from fewlabel.report.pick import score_map_figure

@@ -41,6 +41,13 @@ KIND = "pick"
 WEIGHTS_NAME = "general_picker.pt"
 #: particle radius (px) in the canonical frame that ``pick train``'s default downsampling gives
 CANONICAL_PARTICLE_RADIUS = 6.0
+#: particle radius (px) at which the general picker scores and is fine-tuned on users' micrographs (the
+#: downsampling factor, integer or not, is the particle radius over this). Its own held-out corpus
+#: micrographs score best at their true radius, but both benchmark sets outside the corpus (real
+#: EMPIAR-10017 beta-galactosidase, simulated 4E43) score best with the particle 12-20 % larger than the
+#: nominal diameter gives (bounding-sphere radius): 6.75 is the best of 6.0-7.4 on the real set and within
+#: 0.01 of the best on the simulated one (benchmarks/results/general_picker_scale.md).
+WORKING_PARTICLE_RADIUS = 6.75
 
 #: molecules of the pretraining corpus: ``name[:GROUP[:seed[:spacing]]]`` (see simulate.assemblies)
 CORPUS = ("5a7u", "5a7u:C3:0", "5a7u:D2:0", "adk_closed", "adk_open", "adk_closed:C2:0",
@@ -342,16 +349,17 @@ def pretrained_state(model: str, units: int, path: str | Path | None = None) -> 
     return ckpt["state_dict"], Path(path)
 
 
-def downsample_for_diameter(diameter: float) -> int:
-    """The factor ``pick train`` would choose: positive radius D/4 -> round(D/12), at least 1."""
-    return max(1, int(round(diameter / 4 / 3)))
+def downsample_for_diameter(diameter: float) -> float:
+    """The general picker's downsampling factor for particles of ``diameter`` original px: the particle
+    radius lands at :data:`WORKING_PARTICLE_RADIUS` px (not rounded to an integer; at least 1)."""
+    return max(1.0, round(diameter / 2 / WORKING_PARTICLE_RADIUS, 4))
 
 
 def config_for_diameter(config: dict[str, Any], diameter: float) -> dict[str, Any]:
     """The general picker's config set up for particles of ``diameter`` original px (zero labels).
 
-    Downsampling as ``pick train`` would choose it (positive radius D/4, factor round(D/12)),
-    NMS radius = particle radius = D/2.
+    Downsampling by :func:`downsample_for_diameter`, positive radius D/4 (``pick train``'s
+    convention), NMS radius = particle radius = D/2.
     """
     if not diameter > 0:
         raise InputError(None, f"--diameter must be positive, got {diameter:g}")

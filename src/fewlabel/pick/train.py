@@ -42,12 +42,12 @@ KIND = "pick"
 class TrainConfig:
     """Everything that defines a training run; saved in the model file.
 
-    Radii are in ORIGINAL pixels; ``downsample`` is the integer factor applied to the images.
+    Radii are in ORIGINAL pixels; ``downsample`` is the factor applied to the images (integer or not).
     """
 
     radius: float
     pi: float
-    downsample: int = 1
+    downsample: float = 1
     normalize: str = "robust"
     model: str = "resnet8"
     units: int = 16
@@ -170,6 +170,20 @@ def last_path(output: str | Path) -> Path:
 #: bench_pick_objectives_experiments.md: GE-binomial at 10 labels 0.365 -> 0.596 on simulated data and
 #: 0.693 -> 0.717 on EMPIAR-10017 when training on all labels and keeping the last epoch).
 MIN_LABELS_FOR_VALIDATION = 200
+
+
+def default_downsample(radius: float, particle_radius: float | None = None, general_picker: bool = False) -> float:
+    """``pick train``'s downsampling factor for positive radius ``radius`` (original px).
+
+    From the general picker: its working scale (:func:`fewlabel.pick.pretrained.downsample_for_diameter`
+    of the particle diameter, ``2 x particle_radius``, default ``4 x radius``). From random weights:
+    the integer that makes the positive radius ~3 px, ``round(radius / 3)``, at least 1.
+    """
+    if general_picker:
+        from fewlabel.pick.pretrained import downsample_for_diameter
+
+        return downsample_for_diameter(2 * (particle_radius or 2 * radius))
+    return max(1, int(round(radius / 3)))
 
 
 def default_validation_fraction(n_labeled: int) -> float:
