@@ -248,6 +248,12 @@ def main(argv=None) -> None:
     ap.add_argument("--budget", choices=["cpu", "wall"], default="cpu",
                     help="Topaz trains for fewlabel's training CPU time (default) or wall time")
     ap.add_argument("--skip-topaz", action="store_true", help="only fewlabel and the reference pickers")
+    ap.add_argument("--topaz-budget-s", type=float, default=None,
+                    help="Topaz training budget (s, CPU or wall per --budget) instead of fewlabel's training time; "
+                         "rows get tool 'topaz ... (budget S s)'")
+    ap.add_argument("--topaz-inits", default="pretrained,scratch", help="which Topaz initialisations to run")
+    ap.add_argument("--downsample", type=int, default=None,
+                    help="factor for both tools instead of round(radius / 3); results go to ..._ds<F>.{json,md}")
     ap.add_argument("--sim-train", type=int, default=16)
     ap.add_argument("--sim-test", type=int, default=6)
     ap.add_argument("--work", default=str(REPO / "benchmarks" / "work"))
@@ -264,10 +270,10 @@ def main(argv=None) -> None:
         sys.exit(f"real data not found at {REAL}")
     pr = ds["particle_radius"]
     radius = pr / 2
-    downsample = default_downsample(radius)
+    downsample = args.downsample or default_downsample(radius)
     topaz = None if args.skip_topaz else ensure_topaz()
     refs = reference_pickers(ds["truth"], {p.stem for p in ds["test_paths"]}, pr) if args.dataset == "real" else []
-    stem = RESULTS / f"bench_pick_topaz_{args.dataset}"
+    stem = RESULTS / (f"bench_pick_topaz_{args.dataset}" + (f"_ds{downsample}" if args.downsample else ""))
     rows: list[dict] = []  # every row of earlier invocations is kept; a row run now replaces its namesake
     previous = []  # fewlabel rows of an earlier run with the same schedule are reused (resume)
     if stem.with_suffix(".json").exists():
@@ -348,16 +354,19 @@ def main(argv=None) -> None:
             write()
             if topaz is None:
                 continue
-            for pretrained in (True, False):
-                tool = f"topaz {'pretrained' if pretrained else 'scratch'}"
+            for pretrained in [init == "pretrained" for init in args.topaz_inits.split(",")]:
+                tool = f"topaz {'pretrained' if pretrained else 'scratch'}" + (
+                    f" (budget {args.topaz_budget_s:g} s)" if args.topaz_budget_s else "")
                 if any((r["tool"], r["labels"], r["seed"], r.get("threads"), r.get("budget", "wall"))
                        == (tool, len(labeled), seed, args.threads, args.budget) for r in rows):
                     print(f"keeping the {tool} row for {len(labeled)} labels, seed {seed}", flush=True)
                     continue
-                w = work / "topaz" / args.dataset / f"{n}_{seed}_{'pre' if pretrained else 'scratch'}"
+                w = work / "topaz" / args.dataset / (f"{n}_{seed}_{'pre' if pretrained else 'scratch'}"
+                                                     + (f"_ds{downsample}" if args.downsample else "")
+                                                     + (f"_b{args.topaz_budget_s:g}" if args.topaz_budget_s else ""))
                 tres = run_topaz(topaz, w, ds["train_paths"], labeled, ds["test_paths"], ds["truth"], radius=radius,
                                  particle_radius=pr, downsample=downsample, pi=res["pi"],
-                                 budget_s=res["train_cpu_s" if args.budget == "cpu" else "train_s"],
+                                 budget_s=args.topaz_budget_s or res["train_cpu_s" if args.budget == "cpu" else "train_s"],
                                  epoch_size=args.topaz_epoch_size, pretrained=pretrained, threads=args.threads,
                                  budget=args.budget)
                 put({"tool": tool, "labels": len(labeled), "seed": seed, **tres})
