@@ -46,7 +46,7 @@ CANONICAL_PARTICLE_RADIUS = 6.0
 #: micrographs score best at their true radius, but both benchmark sets outside the corpus (real
 #: EMPIAR-10017 beta-galactosidase, simulated 4E43) score best with the particle 12-20 % larger than the
 #: nominal diameter gives (bounding-sphere radius): 6.75 is the best of 6.0-7.4 on the real set and within
-#: 0.01 of the best on the simulated one (benchmarks/results/general_picker_scale.md).
+#: 0.01 of the best on the simulated one (benchmarks/results/bench_picker_scale.md).
 WORKING_PARTICLE_RADIUS = 6.75
 
 #: molecules of the pretraining corpus: ``name[:GROUP[:seed[:spacing]]]`` (see simulate.assemblies)
