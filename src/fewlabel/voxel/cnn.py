@@ -29,6 +29,13 @@ the data to classify. Unlabeled grids are used in one of two ways (``semi``):
   the file holds a teacher of the same labeled grids and teacher settings (fingerprint checked): student
   settings can then be compared without training the same teacher again.
 
+``ema`` (e.g. 0.999, off by default) predicts with an exponential moving average of the weights (Polyak
+averaging, bias-corrected: :class:`~fewlabel.voxel.nets.WeightEMA`, one update per optimizer step) instead of
+the last (or best) live weights: validation, the kept epoch, predictions and the saved model all use the
+average, whose batch-norm statistics are recomputed in one pass over the run's training grids (the live
+network's belong to other weights). In self-training only the student is averaged, so a cached teacher
+stays valid (``ema`` is not part of its fingerprint); FixMatch's pseudo-labels still come from the live network.
+
 ``init="autoencoder"`` (strided network only) first trains the convolutional trunk as an autoencoder
 (a small transposed-conv decoder, occupancy BCE) on the labeled + unlabeled grids for ``init_epochs``
 epochs, with the training augmentation, and starts every network of the fit (teacher, student) from it.
@@ -112,7 +119,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                  up_views: int = 12, jitter: float = 0.0,
                  semi: str = "fixmatch", rounds: int = 1, student_strong: bool = False, teacher_epochs: int | None = None,
                  pseudo_select: str = "threshold", teacher_cache: str | None = None,
-                 init: str = "none", init_epochs: int = 10,
+                 init: str = "none", init_epochs: int = 10, ema: float | None = None,
                  val_fraction: float = 0.1, patience: int = 8, seed: int = 0, device: str = "cpu",
                  checkpoint: str | None = None, resume: bool = False):
         self.epochs = epochs
@@ -139,6 +146,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         self.teacher_cache = teacher_cache
         self.init = init
         self.init_epochs = init_epochs
+        self.ema = ema
         self.val_fraction = val_fraction
         self.patience = patience
         self.seed = seed
@@ -165,15 +173,17 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
             net.features.load_state_dict(self.trunk_state_)
         return net.to(memory_format=torch.channels_last_3d)  # faster 3D convs on CPU (oneDNN)
 
-    def _val_accuracy(self, X, y_idx) -> float:
-        """Accuracy on held-out labeled grids (single view: cheap, and consistent across epochs)."""
+    def _val_accuracy(self, X, y_idx, model=None) -> float:
+        """Accuracy of ``model`` (default the live one) on held-out labeled grids (single view: cheap, and
+        consistent across epochs)."""
         import torch
 
         from fewlabel.voxel.nets import batches, to_tensor
 
-        self.model_.eval()
+        model = self.model_ if model is None else model
+        model.eval()
         with torch.no_grad():
-            pred = np.concatenate([self.model_(to_tensor(X[idx], self.device)).argmax(1).cpu().numpy()
+            pred = np.concatenate([model(to_tensor(X[idx], self.device)).argmax(1).cpu().numpy()
                                    for idx in batches(len(X), 128)])
         return float(np.mean(pred == y_idx))
 
@@ -205,6 +215,8 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         if self.pseudo_select not in PSEUDO_SELECT:
             raise InputError(None, f"unknown pseudo-label selection {self.pseudo_select!r} "
                                    f"(use {', '.join(PSEUDO_SELECT)})")
+        if self.ema is not None and not 0 < float(self.ema) < 1:
+            raise InputError(None, f"ema must be in (0, 1) or None, got {self.ema}")
         self.grid_size_ = X.shape[1]
         self.__dict__.pop("tta_", None)  # chosen again after this fit
         self.classes_, y_all = np.unique(y, return_inverse=True)
@@ -217,7 +229,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                 [Xtr, X_unlabeled.astype(Xtr.dtype, copy=False)]))
         use_unlabeled = X_unlabeled is not None and self.lambda_u > 0
         if not (use_unlabeled and self.semi == "self-training"):
-            self._train(Xtr, y_idx, Xva, yva, X_unlabeled if use_unlabeled else None, self.checkpoint)
+            self._train(Xtr, y_idx, Xva, yva, X_unlabeled if use_unlabeled else None, self.checkpoint, ema=self.ema)
             return self._choose_tta(Xva, yva)
         # self-training: a teacher on the labeled grids pseudo-labels the confident unlabeled grids
         # (probabilities averaged over the test-time views); a fresh student trains on both.
@@ -254,7 +266,8 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
             ck = self.checkpoint if r == int(self.rounds) - 1 or self.checkpoint is None \
                 else f"{self.checkpoint}.round{r + 1}"
             self._train(np.concatenate([Xtr, X_unlabeled[keep].astype(Xtr.dtype, copy=False)]),
-                        np.concatenate([y_idx, pseudo[keep]]), Xva, yva, None, ck, noisy=self.student_strong)
+                        np.concatenate([y_idx, pseudo[keep]]), Xva, yva, None, ck, noisy=self.student_strong,
+                        ema=self.ema)
         if len(self.pseudo_labeled_) == 1:
             self.pseudo_labeled_, self.pseudo_counts_ = self.pseudo_labeled_[0], self.pseudo_counts_[0]
         return self._choose_tta(Xva, yva)
@@ -298,7 +311,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         import json
 
         student_only = ("student_strong", "rounds", "pseudo_select", "threshold", "checkpoint", "resume",
-                        "device", "teacher_cache", "tta", "epochs", "teacher_epochs")
+                        "device", "teacher_cache", "tta", "epochs", "teacher_epochs", "ema")
         params = {k: v for k, v in self.get_params().items() if k not in student_only}
         params["teacher_epochs"] = int(self.epochs if self.teacher_epochs is None else self.teacher_epochs)
         h = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
@@ -340,15 +353,17 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
               f"averaging {'on' if self.tta_ else 'off'}", flush=True)
         return self
 
-    def _train(self, Xtr, y_idx, Xva, yva, X_unlabeled, checkpoint, noisy: bool = False, epochs: int | None = None):
+    def _train(self, Xtr, y_idx, Xva, yva, X_unlabeled, checkpoint, noisy: bool = False, epochs: int | None = None,
+               ema: float | None = None):
         """One training run (FixMatch when ``X_unlabeled`` is given); keeps the best validation epoch.
-        ``noisy``: the training grids get the strong augmentation (noisy student); ``epochs``: default ``self.epochs``."""
+        ``noisy``: the training grids get the strong augmentation (noisy student); ``epochs``: default ``self.epochs``;
+        ``ema``: validate and keep the moving average of the weights with this decay (see the module docstring)."""
         import torch
         from torch import nn
         from tqdm import tqdm
 
         from fewlabel.checkpoint import load_checkpoint, save_checkpoint
-        from fewlabel.voxel.nets import augment, to_tensor
+        from fewlabel.voxel.nets import WeightEMA, augment, recompute_batch_norm, to_tensor
 
         torch.manual_seed(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
@@ -356,6 +371,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         dev = self.device
         self.model_ = self._build().to(dev)
         opt = torch.optim.AdamW(self.model_.parameters(), lr=self.lr, weight_decay=1e-4)
+        avg = None if ema is None else WeightEMA(self.model_, ema)
         steps = max(self.min_steps_per_epoch, math.ceil(len(Xtr) / self.batch_size))
         n_epochs = int(self.epochs if epochs is None else epochs)
         total = steps * n_epochs
@@ -373,6 +389,8 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                 sched.load_state_dict(ts["scheduler"])
                 start, self.history_ = int(ts["epoch"]), list(ts["history"])
                 best = ts.get("best", best)
+                if avg is not None and ts.get("ema"):
+                    avg.load(ts["ema"])
                 gen.manual_seed(self.seed + start)
                 rng = np.random.default_rng(self.seed + start)
                 print(f"resuming CNN training at epoch {start + 1}")
@@ -418,16 +436,21 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                 loss.backward()
                 opt.step()
                 sched.step()
+                if avg is not None:
+                    avg.update(self.model_)
                 sums["loss"] += float(loss.detach())
                 sums["sup"] += float(loss_s.detach())
                 sums["unsup"] += float(loss_u.detach())
                 sums["mask"] += mask_rate
             record = {k: v / steps for k, v in sums.items()}
             if Xva is not None:
-                record["val_acc"] = self._val_accuracy(Xva, yva)
+                kept = self.model_ if avg is None else recompute_batch_norm(avg.model, Xtr, device=dev)
+                record["val_acc"] = self._val_accuracy(Xva, yva, kept)
+                if avg is not None:
+                    record["val_acc_live"] = self._val_accuracy(Xva, yva)
                 if record["val_acc"] > best["score"]:
                     best = {"score": record["val_acc"], "epoch": epoch + 1,
-                            "state": copy.deepcopy(self.model_.state_dict())}
+                            "state": copy.deepcopy(kept.state_dict())}
             self.history_.append(record)
             print(f"cnn epoch {epoch + 1}/{n_epochs}: loss {record['loss']:.3f}, pseudo-label rate "
                   f"{record['mask']:.2f}" + (f", validation accuracy {100 * record['val_acc']:.1f}%"
@@ -435,9 +458,12 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
             if ck is not None:
                 save_checkpoint(ck, "voxel", self.config(), self.model_.state_dict(),
                                 {"epoch": epoch + 1, "optimizer": opt.state_dict(),
-                                 "scheduler": sched.state_dict(), "history": self.history_, "best": best})
+                                 "scheduler": sched.state_dict(), "history": self.history_, "best": best,
+                                 "ema": None if avg is None else avg.state()})
         if best["state"] is not None:
             self.model_.load_state_dict(best["state"])
+        elif avg is not None:  # no validation: the average of the whole run, with its own statistics
+            self.model_.load_state_dict(recompute_batch_norm(avg.model, Xtr, device=dev).state_dict())
         self.best_epoch_ = best["epoch"] if best["state"] is not None else len(self.history_)
         self.model_.to("cpu").eval()
         return self

@@ -6,6 +6,7 @@ is turned into a float tensor, so ModelNet10 at 30^3 trains in well under 1 GB.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,6 +112,50 @@ def augment(x: torch.Tensor, gen: torch.Generator, strong: bool = False, axes: s
         keep = (torch.rand(y.shape, generator=gen) > 0.1).to(y.dtype).to(y.device)
         y = y * keep
     return y
+
+
+class WeightEMA:
+    """Exponential moving average of a network's weights (Polyak averaging), bias-corrected.
+
+    After t updates the copy holds sum_i decay^(t-i) w_i / sum_i decay^(t-i) over the weights w_1..w_t
+    seen after each optimizer step (the starting weights are left out, as in Adam's bias correction), so
+    ``decay`` sets the horizon (0.999: ~1000 steps) from the first step on. Only parameters are averaged:
+    averaged weights need batch-norm statistics of their own (:func:`recompute_batch_norm`)."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        if not 0 < float(decay) < 1:
+            raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
+        self.decay, self.updates = float(decay), 0
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        """Fold the live ``model``'s current parameters into the average."""
+        self.updates += 1
+        w = (1 - self.decay) / (1 - self.decay ** self.updates)  # 1 at the first update: a plain copy
+        for a, p in zip(self.model.parameters(), model.parameters()):
+            if self.updates == 1:
+                a.copy_(p.detach())
+            else:
+                a.lerp_(p.detach(), w)
+
+    def state(self) -> dict:
+        """What resuming needs: the averaged weights and the update count."""
+        return {"state": copy.deepcopy(self.model.state_dict()), "updates": self.updates}
+
+    def load(self, state: dict) -> None:
+        self.model.load_state_dict(state["state"])
+        self.updates = int(state["updates"])
+
+
+@torch.no_grad()
+def recompute_batch_norm(model: nn.Module, X: np.ndarray, batch_size: int = 128, device: str = "cpu") -> nn.Module:
+    """Batch-norm running statistics of ``model`` recomputed on grids ``X`` (one pass in train mode, no
+    gradient, un-augmented, as SWA does): the live network's statistics belong to its own weights."""
+    torch.optim.swa_utils.update_bn((to_tensor(X[idx], device) for idx in batches(len(X), batch_size)), model)
+    return model.eval()
 
 
 class FeedForwardAE(nn.Module):
