@@ -291,6 +291,8 @@ def main(argv=None) -> None:
     ap.add_argument("--weights", default=None,
                     help="a candidate general picker instead of the shipped one (its rows' methods end in "
                          "'gp=FILE STEM', so they never replace the shipped picker's rows)")
+    ap.add_argument("--units", type=int, default=None,
+                    help="channels per layer instead of 16 (scratch only: the general picker has 16; rows get u=N)")
     ap.add_argument("--downsample", type=float, default=None,
                     help="downsampling factor instead of pick train's default for the row's start")
     ap.add_argument("--work", default=str(Path(__file__).resolve().parent / "work"))
@@ -303,9 +305,11 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     labels = [int(v) for v in args.labels.split(",")]
     seeds = [int(v) for v in args.seeds.split(",")]
-    overrides = {k: v for k, v in (("lr", args.lr), ("pseudo_labels", args.pseudo),
+    overrides = {k: v for k, v in (("lr", args.lr), ("pseudo_labels", args.pseudo), ("units", args.units),
                                    ("freeze_epochs", args.freeze_epochs), ("mix_start", args.mix_start))
                  if v is not None}
+    if args.units and set(args.inits.split(",")) - {"scratch"}:
+        ap.error("--units applies to --inits scratch only (the general picker has 16 units)")
     work = Path(args.work)
     stem = RESULTS / "bench_pick_pretrained"
     earlier = json.loads(stem.with_suffix(".json").read_text())["runs"] if stem.with_suffix(".json").exists() else []
@@ -340,7 +344,8 @@ def main(argv=None) -> None:
         for n, init, seed in jobs:
             downsample = args.downsample or pick_train_downsample(pr / 2, pr, init in ("general", "pretrained"))
             suffix = ((gp if init in ("general", "pretrained") else "")  # rows that used the general picker
-                      + (f" ds={downsample:g}" if downsample != legacy else ""))
+                      + (f" ds={downsample:g}" if downsample != legacy else "")
+                      + (f" u={args.units}" if args.units else ""))
             if n == 0:
                 wants = {tta: {"dataset": ds["short"], "labels": 0, "seed": 0,
                                "method": "general (0 labels)" + (" tta" if tta else "") + suffix} for tta in scorings}
