@@ -248,6 +248,9 @@ def write(stem: Path, config: dict, rows: list[dict], header: list[str]) -> None
              "model as the row without it; gp=NAME = started from (or, at 0 labels, scored with) the candidate "
              "general picker NAME.pt given by `--weights` "
              "instead of the shipped one (benchmarks/results/general_picker_candidates.md); "
+             "ds=F = micrographs downsampled by F instead of round(R/3) (9 real, 4 unseen): the general picker's "
+             "working scale (particle radius 6.75 px, `pick train`'s default from it since session 6) or "
+             "`--downsample`; u=N = N channels per layer instead of 16 (`--units`, scratch only); "
              "train_s = mean training wall time (s).", "",
              markdown_table(table, index=False), "", "## Every run", "",
              "load = 1-minute load average of the 2-core VM when the run ended (empty for older rows).", "",
@@ -321,7 +324,7 @@ def main(argv=None) -> None:
               "benchmarks/pretrain_picker.py). Fine-tuning: pick train defaults unless the method says otherwise, "
               "schedule per row, 1 torch thread, shared 2-core VM with other jobs running (times are wall times "
               "under that load; `load` column).", "",
-              "- EMPIAR-10017 (10 train / 5 test micrographs, 4096 px): particle radius 54 px, downsample 9, "
+              "- EMPIAR-10017 (10 train / 5 test micrographs, 4096 px): particle radius 54 px, downsample 9 (ds=F rows: F), "
               "634 particles/micrograph, 3737 test particles",
               f"- simulated {HELD_OUT_MOLECULE} (not in the pretraining corpus; 10 train / 5 test, 1024 px, "
               "simulator defaults)"]
