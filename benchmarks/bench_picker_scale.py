@@ -37,18 +37,25 @@ TARGETS = {"real": (6.0, 6.4, 6.75, 7.1, 7.4), "unseen": (5.5, 6.0, 6.34, 6.75, 
 RELATIVE = (0.9, 1.0, 1.1, 1.2, 1.3)
 
 
-def picks_at(model, image: np.ndarray, name: str, factor: float, particle_radius: float) -> pd.DataFrame:
-    """``pick extract``'s scoring (tta, NMS at the particle radius) of one original image downsampled by ``factor``."""
+def picks_of_prepared(model, prepared: np.ndarray, name: str, radius_ds: float, factor: float) -> pd.DataFrame:
+    """``pick extract``'s scoring of one prepared image: score map averaged over the 8 rotations/mirrors, NMS at
+    ``radius_ds`` (prepared px), picks scaled back by ``factor``."""
     import torch
 
-    from fewlabel.pick.data import prepare_image
     from fewlabel.pick.extract import picks_from_scores
     from fewlabel.pick.models import score_map
 
-    small = prepare_image(image, factor)
     with torch.inference_mode():
-        smap = score_map(model, torch.from_numpy(small), tta=True).numpy()
-    return picks_from_scores(smap, name, particle_radius / factor, factor)
+        smap = score_map(model, torch.from_numpy(prepared), tta=True).numpy()
+    return picks_from_scores(smap, name, radius_ds, factor)
+
+
+def picks_at(model, image: np.ndarray, name: str, factor: float, particle_radius: float) -> pd.DataFrame:
+    """Picks of one original image downsampled by ``factor`` (as ``pick extract`` prepares it), NMS at the
+    particle radius."""
+    from fewlabel.pick.data import prepare_image
+
+    return picks_of_prepared(model, prepare_image(image, factor), name, particle_radius / factor, factor)
 
 
 def scan_dataset(model, ds: dict, targets) -> list[dict]:
@@ -71,13 +78,10 @@ def scan_dataset(model, ds: dict, targets) -> list[dict]:
 
 def scan_corpus(model, n: int) -> list[dict]:
     """Held-out corpus micrographs resampled so each particle's radius is ``relative`` x its true one."""
-    import torch
     from scipy import signal
 
     from fewlabel import preprocess
     from fewlabel.pick import metrics
-    from fewlabel.pick.extract import picks_from_scores
-    from fewlabel.pick.models import score_map
     from fewlabel.pick.pretrained import Recipe, simulate_canonical
 
     recipe = Recipe()
@@ -93,9 +97,7 @@ def scan_corpus(model, n: int) -> list[dict]:
             scale = size / m.image.shape[0]
             im = signal.resample(signal.resample(m.image, size, axis=0), size, axis=1)
             im = preprocess.normalize(im.astype(np.float32), "robust")
-            with torch.inference_mode():
-                smap = score_map(model, torch.from_numpy(im), tta=True).numpy()
-            picks.append(picks_from_scores(smap, f"c{k}", m.particle_radius * scale, 1 / scale))
+            picks.append(picks_of_prepared(model, im, f"c{k}", m.particle_radius * scale, 1 / scale))
         curve = metrics.evaluate_picks(pd.concat(picks, ignore_index=True), truth, match)
         rows.append({"dataset": f"corpus held-out ({n})", "target_radius": float("nan"), "relative": rel,
                      "factor": float("nan"), "auprc": curve.auprc, "seconds": float("nan")})
