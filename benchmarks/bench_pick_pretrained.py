@@ -75,19 +75,27 @@ def unseen_dataset(work: Path, n_train: int, n_test: int, size: int, labels: lis
             "particle_radius": float(info["particle_radius_px"]), "expected": len(truth_train) / n_train}
 
 
-def score(model, names, images, truth, particle_radius, downsample, tta: bool = False) -> dict:
-    """Pick the prepared test images with ``model`` as ``pick extract`` does (``tta``: scores averaged over the
-    8 rotations/mirrors, its default; else ``--no-tta``); AUPRC at the particle radius and half of it."""
+def picks_of_prepared(model, prepared: np.ndarray, name: str, radius_ds: float, factor: float,
+                      tta: bool = True) -> pd.DataFrame:
+    """``pick extract``'s scoring of one prepared image (``tta``: score map averaged over the 8 rotations/mirrors,
+    its default; else ``--no-tta``), NMS at ``radius_ds`` (prepared px), picks scaled back by ``factor``."""
     import torch
 
-    from fewlabel.pick import metrics
     from fewlabel.pick.extract import picks_from_scores
     from fewlabel.pick.models import score_map
 
     with torch.inference_mode():
-        picks = pd.concat([picks_from_scores(score_map(model, torch.from_numpy(im), tta=tta).numpy(), n,
-                                             particle_radius / downsample, downsample)
-                           for n, im in zip(names, images)], ignore_index=True)
+        smap = score_map(model, torch.from_numpy(prepared), tta=tta).numpy()
+    return picks_from_scores(smap, name, radius_ds, factor)
+
+
+def score(model, names, images, truth, particle_radius, downsample, tta: bool = False) -> dict:
+    """Pick the prepared test images with ``model`` as ``pick extract`` does (:func:`picks_of_prepared`);
+    AUPRC at the particle radius and half of it."""
+    from fewlabel.pick import metrics
+
+    picks = pd.concat([picks_of_prepared(model, im, n, particle_radius / downsample, downsample, tta)
+                       for n, im in zip(names, images)], ignore_index=True)
     curve = metrics.evaluate_picks(picks, truth, particle_radius)
     strict = metrics.evaluate_picks(picks, truth, particle_radius / 2)
     best = curve.best_f1()

@@ -31,23 +31,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pick_objectives import RESULTS, markdown_table, real_dataset  # noqa: E402
-from bench_pick_pretrained import unseen_dataset  # noqa: E402
+from bench_pick_pretrained import picks_of_prepared, unseen_dataset  # noqa: E402
 
 TARGETS = {"real": (6.0, 6.4, 6.75, 7.1, 7.4), "unseen": (5.5, 6.0, 6.34, 6.75, 7.25, 7.75)}
 RELATIVE = (0.9, 1.0, 1.1, 1.2, 1.3)
-
-
-def picks_of_prepared(model, prepared: np.ndarray, name: str, radius_ds: float, factor: float) -> pd.DataFrame:
-    """``pick extract``'s scoring of one prepared image: score map averaged over the 8 rotations/mirrors, NMS at
-    ``radius_ds`` (prepared px), picks scaled back by ``factor``."""
-    import torch
-
-    from fewlabel.pick.extract import picks_from_scores
-    from fewlabel.pick.models import score_map
-
-    with torch.inference_mode():
-        smap = score_map(model, torch.from_numpy(prepared), tta=True).numpy()
-    return picks_from_scores(smap, name, radius_ds, factor)
 
 
 def picks_at(model, image: np.ndarray, name: str, factor: float, particle_radius: float) -> pd.DataFrame:
