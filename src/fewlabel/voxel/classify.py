@@ -303,8 +303,6 @@ class VoxelClassifier:
     @classmethod
     def load(cls, folder: str | os.PathLike) -> "VoxelClassifier":
         """Read a model folder written by :meth:`save` (trusted folders only: joblib pickles)."""
-        import joblib
-
         from fewlabel.checkpoint import load_checkpoint
 
         folder = Path(folder)
