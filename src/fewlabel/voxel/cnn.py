@@ -36,6 +36,16 @@ average, whose batch-norm statistics are recomputed in one pass over the run's t
 network's belong to other weights). In self-training only the student is averaged, so a cached teacher
 stays valid (``ema`` is not part of its fingerprint); FixMatch's pseudo-labels still come from the live network.
 
+Student options of self-training (all off by default; none is part of the teacher's fingerprint, so a cached
+teacher stays valid): ``student_width`` builds the student with that width instead of ``width`` (a student larger
+than its teacher, as in noisy-student training); ``mixup`` (a Beta(alpha, alpha) parameter, e.g. 0.4) mixes each
+student batch (labeled and pseudo-labeled grids alike) with a shuffled copy of itself, grids and (smoothed) targets
+alike, with lam = max(lam, 1 - lam) so the original grid dominates, as in MixMatch (:func:`~fewlabel.voxel.nets.mix_batch`);
+``soft_pseudo`` (a temperature, e.g. 0.5) gives EVERY unlabeled grid to the student, with the teacher's probabilities
+sharpened by that temperature as its target (:func:`~fewlabel.voxel.nets.sharpen`) and the teacher's confidence (top
+probability) as its loss weight, instead of confident grids with hard labels (``threshold`` and ``pseudo_select`` are
+then unused; the class-balanced draw counts a grid in its most probable class).
+
 ``init="autoencoder"`` (strided network only) first trains the convolutional trunk as an autoencoder
 (a small transposed-conv decoder, occupancy BCE) on the labeled + unlabeled grids for ``init_epochs``
 epochs, with the training augmentation, and starts every network of the fit (teacher, student) from it.
@@ -120,6 +130,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                  semi: str = "fixmatch", rounds: int = 1, student_strong: bool = False, teacher_epochs: int | None = None,
                  pseudo_select: str = "threshold", teacher_cache: str | None = None,
                  init: str = "none", init_epochs: int = 10, ema: float | None = None,
+                 student_width: int | None = None, mixup: float = 0.0, soft_pseudo: float | None = None,
                  val_fraction: float = 0.1, patience: int = 8, seed: int = 0, device: str = "cpu",
                  checkpoint: str | None = None, resume: bool = False):
         self.epochs = epochs
@@ -147,6 +158,9 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         self.init = init
         self.init_epochs = init_epochs
         self.ema = ema
+        self.student_width = student_width
+        self.mixup = mixup
+        self.soft_pseudo = soft_pseudo
         self.val_fraction = val_fraction
         self.patience = patience
         self.seed = seed
@@ -159,16 +173,18 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         return {"method": "cnn", "params": {k: v for k, v in self.get_params().items()
                                             if k not in ("checkpoint", "resume", "device", "teacher_cache")},
                 "grid_size": getattr(self, "grid_size_", None), "tta_chosen": getattr(self, "tta_", None),
+                "net_width": getattr(self, "net_width_", None),
                 "classes": None if not hasattr(self, "classes_") else [int(c) for c in self.classes_]}
 
-    def _build(self):
+    def _build(self, width: int | None = None):
+        """A fresh network of ``width`` (default ``self.width``), from the pretrained trunk when there is one."""
         import torch
 
         from fewlabel.voxel.nets import ARCHS
 
         if self.arch not in ARCHS:
             raise InputError(None, f"unknown CNN architecture {self.arch!r} (use {', '.join(ARCHS)})")
-        net = ARCHS[self.arch](self.grid_size_, len(self.classes_), self.width)
+        net = ARCHS[self.arch](self.grid_size_, len(self.classes_), int(self.width if width is None else width))
         if getattr(self, "trunk_state_", None) is not None:
             net.features.load_state_dict(self.trunk_state_)
         return net.to(memory_format=torch.channels_last_3d)  # faster 3D convs on CPU (oneDNN)
@@ -217,6 +233,14 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                                    f"(use {', '.join(PSEUDO_SELECT)})")
         if self.ema is not None and not 0 < float(self.ema) < 1:
             raise InputError(None, f"ema must be in (0, 1) or None, got {self.ema}")
+        if self.student_width is not None and int(self.student_width) < 1:
+            raise InputError(None, f"student_width must be >= 1 or None, got {self.student_width}")
+        if self.student_width is not None and self.init != "none" and int(self.student_width) != int(self.width):
+            raise InputError(None, "student_width needs init=none (the pretrained trunk has the teacher's width)")
+        if not float(self.mixup) >= 0:
+            raise InputError(None, f"mixup must be >= 0 (0 = off), got {self.mixup}")
+        if self.soft_pseudo is not None and not float(self.soft_pseudo) > 0:
+            raise InputError(None, f"soft_pseudo must be a temperature > 0 or None, got {self.soft_pseudo}")
         self.grid_size_ = X.shape[1]
         self.__dict__.pop("tta_", None)  # chosen again after this fit
         self.classes_, y_all = np.unique(y, return_inverse=True)
@@ -250,16 +274,26 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                                 self.model_.state_dict())
         self.pseudo_labeled_, self.pseudo_counts_ = [], []
         freq = np.bincount(y_idx, minlength=len(self.classes_))
+        n_classes = len(self.classes_)
         for r in range(int(self.rounds)):
             probs = self._proba(X_unlabeled)
             if prior is not None:
                 probs = prior_weight * prior + (1 - prior_weight) * probs
             pseudo = probs.argmax(1)
-            keep = select_pseudo_labels(probs, self.threshold, self.pseudo_select, freq)
+            soft = None
+            if self.soft_pseudo is not None:  # every unlabeled grid, sharpened teacher probabilities, confidence weight
+                from fewlabel.voxel.nets import sharpen
+
+                keep = np.arange(len(X_unlabeled))
+                soft = (np.concatenate([np.eye(n_classes)[y_idx], sharpen(probs, float(self.soft_pseudo))]),
+                        np.concatenate([np.ones(len(y_idx)), probs.max(1)]))
+                how = f"soft targets at temperature {self.soft_pseudo}, weighted by confidence"
+            else:
+                keep = select_pseudo_labels(probs, self.threshold, self.pseudo_select, freq)
+                how = (f"confidence >= {self.threshold}" if self.pseudo_select == "threshold"
+                       else f"as many as confidence >= {self.threshold}, shared by labeled class frequency")
             self.pseudo_labeled_.append(int(len(keep)))
-            self.pseudo_counts_.append(np.bincount(pseudo[keep], minlength=len(self.classes_)).tolist())
-            how = (f"confidence >= {self.threshold}" if self.pseudo_select == "threshold"
-                   else f"as many as confidence >= {self.threshold}, shared by labeled class frequency")
+            self.pseudo_counts_.append(np.bincount(pseudo[keep], minlength=n_classes).tolist())
             print(f"self-training round {r + 1}/{self.rounds}: {len(keep)} of {len(X_unlabeled)} unlabeled grids "
                   f"pseudo-labeled ({how}{', with the prior' if prior is not None else ''}); per class "
                   f"{self.pseudo_counts_[-1]}; student on {len(Xtr) + len(keep)} grids", flush=True)
@@ -267,7 +301,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                 else f"{self.checkpoint}.round{r + 1}"
             self._train(np.concatenate([Xtr, X_unlabeled[keep].astype(Xtr.dtype, copy=False)]),
                         np.concatenate([y_idx, pseudo[keep]]), Xva, yva, None, ck, noisy=self.student_strong,
-                        ema=self.ema)
+                        ema=self.ema, width=self.student_width, mixup=float(self.mixup), soft=soft)
         if len(self.pseudo_labeled_) == 1:
             self.pseudo_labeled_, self.pseudo_counts_ = self.pseudo_labeled_[0], self.pseudo_counts_[0]
         return self._choose_tta(Xva, yva)
@@ -311,7 +345,8 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         import json
 
         student_only = ("student_strong", "rounds", "pseudo_select", "threshold", "checkpoint", "resume",
-                        "device", "teacher_cache", "tta", "epochs", "teacher_epochs", "ema")
+                        "device", "teacher_cache", "tta", "epochs", "teacher_epochs", "ema", "student_width",
+                        "mixup", "soft_pseudo")
         params = {k: v for k, v in self.get_params().items() if k not in student_only}
         params["teacher_epochs"] = int(self.epochs if self.teacher_epochs is None else self.teacher_epochs)
         h = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
@@ -334,6 +369,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         self.model_ = self._build()
         self.model_.load_state_dict(payload["state_dict"])
         self.model_.eval()
+        self.net_width_ = int(self.width)
         print(f"self-training: teacher loaded from {self.teacher_cache}", flush=True)
         return True
 
@@ -354,22 +390,26 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         return self
 
     def _train(self, Xtr, y_idx, Xva, yva, X_unlabeled, checkpoint, noisy: bool = False, epochs: int | None = None,
-               ema: float | None = None):
+               ema: float | None = None, width: int | None = None, mixup: float = 0.0, soft=None):
         """One training run (FixMatch when ``X_unlabeled`` is given); keeps the best validation epoch.
         ``noisy``: the training grids get the strong augmentation (noisy student); ``epochs``: default ``self.epochs``;
-        ``ema``: validate and keep the moving average of the weights with this decay (see the module docstring)."""
+        ``ema``: validate and keep the moving average of the weights with this decay (see the module docstring);
+        ``width``: the network's width (default ``self.width``); ``mixup``: Beta parameter of batch mixup (0 = off);
+        ``soft``: (targets (n, classes), weights (n,)) for the n training grids instead of the hard ``y_idx`` (which
+        then only serves the class-balanced draw). ``mixup`` and ``soft`` need ``X_unlabeled=None``."""
         import torch
         from torch import nn
         from tqdm import tqdm
 
         from fewlabel.checkpoint import load_checkpoint, save_checkpoint
-        from fewlabel.voxel.nets import WeightEMA, augment, recompute_batch_norm, to_tensor
+        from fewlabel.voxel.nets import WeightEMA, augment, mix_batch, recompute_batch_norm, soft_cross_entropy, to_tensor
 
         torch.manual_seed(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         dev = self.device
-        self.model_ = self._build().to(dev)
+        self.model_ = self._build(width).to(dev)
+        self.net_width_ = int(self.width if width is None else width)
         opt = torch.optim.AdamW(self.model_.parameters(), lr=self.lr, weight_decay=1e-4)
         avg = None if ema is None else WeightEMA(self.model_, ema)
         steps = max(self.min_steps_per_epoch, math.ceil(len(Xtr) / self.batch_size))
@@ -395,6 +435,13 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                 rng = np.random.default_rng(self.seed + start)
                 print(f"resuming CNN training at epoch {start + 1}")
         yt = torch.from_numpy(y_idx.astype(np.int64))
+        n_classes = len(self.classes_)
+        target_mode = soft is not None or mixup > 0
+        if target_mode:
+            if X_unlabeled is not None:
+                raise InputError(None, "mixup and soft pseudo-labels apply to supervised runs (the student), not FixMatch")
+            tt = torch.from_numpy(np.asarray(soft[0] if soft is not None else np.eye(n_classes)[y_idx], np.float32))
+            wt = torch.from_numpy(np.asarray(soft[1] if soft is not None else np.ones(len(y_idx)), np.float32))
         bu = self.batch_size * self.unlabeled_ratio
         for epoch in range(start, n_epochs):
             if Xva is not None and epoch - best["epoch"] >= self.patience:
@@ -428,6 +475,13 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                     loss_s = ce(logits[: len(idx)], yl)
                     per = nn.functional.cross_entropy(logits[len(idx):], pseudo, reduction="none")
                     loss_u = (per * mask).mean()
+                elif target_mode:  # soft / mixed targets: label smoothing, then per-grid weights
+                    t, w = tt[idx].to(dev), wt[idx].to(dev)
+                    t = t * (1 - self.label_smoothing) + self.label_smoothing / n_classes
+                    if mixup > 0:
+                        lam = float(rng.beta(mixup, mixup))
+                        xl, t, w = mix_batch(xl, t, w, max(lam, 1 - lam), torch.randperm(len(idx), generator=gen))
+                    loss_s = soft_cross_entropy(self.model_(xl), t, w)
                 else:
                     loss_s = ce(self.model_(xl), yl)
                 ramp = min(1.0, (epoch * steps + step + 1) / max(1, total // 5))  # warm up the unlabeled term
@@ -505,7 +559,8 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         est.classes_ = np.asarray(config["classes"], dtype=np.int64)
         if config.get("tta_chosen") is not None:
             est.tta_ = bool(config["tta_chosen"])
-        est.model_ = est._build()
+        est.net_width_ = int(config.get("net_width") or est.width)  # a wider student: its own width
+        est.model_ = est._build(est.net_width_)
         est.model_.load_state_dict(state_dict)
         est.model_.eval()
         return est

@@ -114,6 +114,28 @@ def augment(x: torch.Tensor, gen: torch.Generator, strong: bool = False, axes: s
     return y
 
 
+def sharpen(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Rows of class probabilities raised to 1/``temperature`` and renormalised (MixMatch's sharpening):
+    < 1 sharpens, 1 leaves them, the argmax never changes. Computed in log space (no underflow)."""
+    logp = np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-12, None)) / float(temperature)
+    logp -= logp.max(1, keepdims=True)
+    p = np.exp(logp)
+    return p / p.sum(1, keepdims=True)
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean over the batch of weight_i * sum_c -target_ic log softmax(logits)_ic (targets: probability rows;
+    one-hot rows smoothed as t(1 - e) + e/C give ``nn.CrossEntropyLoss(label_smoothing=e)``)."""
+    per = -(targets * torch.log_softmax(logits, 1)).sum(1)
+    return (per if weights is None else per * weights).mean()
+
+
+def mix_batch(x: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, lam: float, perm: torch.Tensor):
+    """Mixup of a batch with its permutation ``perm``: lam * a + (1 - lam) * a[perm] for the grids, the target
+    rows and the per-grid loss weights alike."""
+    return tuple(lam * a + (1 - lam) * a[perm.to(a.device)] for a in (x, targets, weights))
+
+
 class WeightEMA:
     """Exponential moving average of a network's weights (Polyak averaging), bias-corrected.
 
