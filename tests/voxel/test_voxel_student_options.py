@@ -120,3 +120,16 @@ def test_defaults_unchanged_and_bad_values_rejected(geo):
                 dict(student_width=6, init="autoencoder")):
         with pytest.raises(InputError):
             SemiSupervisedCNN(**KW, **bad).fit(X, y, Xu)
+
+
+def test_soft_keep_select_gives_soft_targets_to_the_confident_grids_only(geo, monkeypatch):
+    X, y, Xu = geo
+    calls = _spy_train(monkeypatch)
+    m = SemiSupervisedCNN(**{**KW, "threshold": 0.45}, teacher_epochs=8, soft_pseudo=0.5, soft_keep="select").fit(X, y, Xu)
+    student = calls[1]
+    targets, weights = student["soft"]
+    n_keep = student["n"] - len(X)
+    assert m.pseudo_labeled_ == n_keep == len(targets) - len(X) and 0 < n_keep < len(Xu)
+    assert np.all(weights[len(X):] >= 0.45) and np.allclose(targets.sum(1), 1)
+    with pytest.raises(InputError):
+        SemiSupervisedCNN(**KW, soft_pseudo=0.5, soft_keep="some").fit(X, y, Xu)

@@ -44,7 +44,8 @@ alike, with lam = max(lam, 1 - lam) so the original grid dominates, as in MixMat
 ``soft_pseudo`` (a temperature, e.g. 0.5) gives EVERY unlabeled grid to the student, with the teacher's probabilities
 sharpened by that temperature as its target (:func:`~fewlabel.voxel.nets.sharpen`) and the teacher's confidence (top
 probability) as its loss weight, instead of confident grids with hard labels (``threshold`` and ``pseudo_select`` are
-then unused; the class-balanced draw counts a grid in its most probable class).
+then unused; the class-balanced draw counts a grid in its most probable class); with ``soft_keep="select"`` the soft
+targets go only to the grids that ``threshold`` and ``pseudo_select`` pick (distillation on the confident grids).
 
 ``init="autoencoder"`` (strided network only) first trains the convolutional trunk as an autoencoder
 (a small transposed-conv decoder, occupancy BCE) on the labeled + unlabeled grids for ``init_epochs``
@@ -131,6 +132,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                  pseudo_select: str = "threshold", teacher_cache: str | None = None,
                  init: str = "none", init_epochs: int = 10, ema: float | None = None,
                  student_width: int | None = None, mixup: float = 0.0, soft_pseudo: float | None = None,
+                 soft_keep: str = "all",
                  val_fraction: float = 0.1, patience: int = 8, seed: int = 0, device: str = "cpu",
                  checkpoint: str | None = None, resume: bool = False):
         self.epochs = epochs
@@ -161,6 +163,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         self.student_width = student_width
         self.mixup = mixup
         self.soft_pseudo = soft_pseudo
+        self.soft_keep = soft_keep
         self.val_fraction = val_fraction
         self.patience = patience
         self.seed = seed
@@ -241,6 +244,8 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
             raise InputError(None, f"mixup must be >= 0 (0 = off), got {self.mixup}")
         if self.soft_pseudo is not None and not float(self.soft_pseudo) > 0:
             raise InputError(None, f"soft_pseudo must be a temperature > 0 or None, got {self.soft_pseudo}")
+        if self.soft_keep not in ("all", "select"):
+            raise InputError(None, f"unknown soft_keep {self.soft_keep!r} (use all, select)")
         self.grid_size_ = X.shape[1]
         self.__dict__.pop("tta_", None)  # chosen again after this fit
         self.classes_, y_all = np.unique(y, return_inverse=True)
@@ -284,10 +289,12 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
             if self.soft_pseudo is not None:  # every unlabeled grid, sharpened teacher probabilities, confidence weight
                 from fewlabel.voxel.nets import sharpen
 
-                keep = np.arange(len(X_unlabeled))
-                soft = (np.concatenate([np.eye(n_classes)[y_idx], sharpen(probs, float(self.soft_pseudo))]),
-                        np.concatenate([np.ones(len(y_idx)), probs.max(1)]))
-                how = f"soft targets at temperature {self.soft_pseudo}, weighted by confidence"
+                keep = (np.arange(len(X_unlabeled)) if self.soft_keep == "all"
+                        else select_pseudo_labels(probs, self.threshold, self.pseudo_select, freq))
+                soft = (np.concatenate([np.eye(n_classes)[y_idx], sharpen(probs[keep], float(self.soft_pseudo))]),
+                        np.concatenate([np.ones(len(y_idx)), probs[keep].max(1)]))
+                how = (f"soft targets at temperature {self.soft_pseudo}, weighted by confidence"
+                       + ("" if self.soft_keep == "all" else f", confidence >= {self.threshold}"))
             else:
                 keep = select_pseudo_labels(probs, self.threshold, self.pseudo_select, freq)
                 how = (f"confidence >= {self.threshold}" if self.pseudo_select == "threshold"
@@ -346,7 +353,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
 
         student_only = ("student_strong", "rounds", "pseudo_select", "threshold", "checkpoint", "resume",
                         "device", "teacher_cache", "tta", "epochs", "teacher_epochs", "ema", "student_width",
-                        "mixup", "soft_pseudo")
+                        "mixup", "soft_pseudo", "soft_keep")
         params = {k: v for k, v in self.get_params().items() if k not in student_only}
         params["teacher_epochs"] = int(self.epochs if self.teacher_epochs is None else self.teacher_epochs)
         h = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
