@@ -123,14 +123,23 @@ def run_general(ds: dict, downsample: float | None, scorings: tuple[bool, ...] =
 
 #: fine-tuning settings a row is labelled with when they differ from these (pick train before issue #8's
 #: fine-tuning work: lr 5e-4, no pseudo-labels, nothing frozen), so labels never change meaning with the defaults
-LEGACY = {"lr": 5e-4, "pseudo_labels": 0.0, "freeze_epochs": 0, "mix_start": 0.0}
-SHORT = {"lr": "lr", "pseudo_labels": "pseudo", "freeze_epochs": "freeze", "mix_start": "mix"}
+LEGACY = {"lr": 5e-4, "pseudo_labels": 0.0, "freeze_epochs": 0, "mix_start": 0.0, "lr_decay": "constant",
+          "keep_bn_stats": False}
+SHORT = {"lr": "lr", "pseudo_labels": "pseudo", "freeze_epochs": "freeze", "mix_start": "mix", "lr_decay": "decay",
+         "keep_bn_stats": "bn"}
+
+
+def _short(value) -> str:
+    """A setting as a row label shows it: numbers as %g, ``keep_bn_stats=True`` as ``bn=keep``."""
+    if isinstance(value, bool):
+        return "keep" if value else "update"
+    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
 
 
 def method_label(init: str, settings: dict, tta: bool = False) -> str:
     """``init`` plus every fine-tuning setting that differs from :data:`LEGACY`, e.g. ``pretrained lr=0.0001``,
     and ``tta`` when test scores were averaged over rotations/mirrors (rows before that option: plain)."""
-    extra = [f"{SHORT[k]}={settings[k]:g}" for k in LEGACY if k in settings and settings[k] != LEGACY[k]]
+    extra = [f"{SHORT[k]}={_short(settings[k])}" for k in LEGACY if k in settings and settings[k] != LEGACY[k]]
     return " ".join([init] + extra + (["tta"] if tta else []))
 
 
@@ -153,7 +162,10 @@ def run_train(ds: dict, labeled: pd.DataFrame, downsample: int, init: str, epoch
     names, images, _ = prepared(ds["train_paths"], downsample)
     lab_ds = data.to_downsampled(labeled, downsample)
     pi = estimate_pi(ds["expected"], pr / 2 / downsample, images[0].shape)
-    state = pretrained_state("resnet8", 16, weights)[0] if init == "pretrained" else None
+    units = (overrides or {}).get("units", 16)
+    state = pretrained_state("resnet8", units, weights)[0] if init == "pretrained" else None
+    if init == "pretrained" and state is None:
+        raise SystemExit(f"the general picker {weights or '(shipped)'} is not resnet8 with {units} units")
     cfg = TrainConfig(radius=pr / 2, pi=pi, downsample=downsample, epochs=epochs, steps_per_epoch=steps,
                       nms_radius=pr, seed=seed, init="general_picker" if state is not None else "scratch",
                       **(overrides or {}))
@@ -251,6 +263,8 @@ def write(stem: Path, config: dict, rows: list[dict], header: list[str]) -> None
              "rate, pseudo = the starting model's top picks on the training micrographs added as positives "
              "(number = this fraction of the expected particle count), freeze = epochs with the trunk frozen, "
              "mix = this fraction of the saved weights is the starting model's (weight-space ensembling), "
+             "decay=cosine = learning rate decayed to 0 over the run (`--lr-decay`), bn=keep = the general picker's "
+             "batch-norm running statistics kept while fine-tuning (`--keep-bn-stats yes`), "
              "tta = test score maps averaged over the 8 rotations/mirrors (`pick extract`'s default since "
              "session 4; rows without it: one orientation, `--no-tta`), each tta row scores the same trained "
              "model as the row without it; gp=NAME = started from (or, at 0 labels, scored with) the candidate "
@@ -258,7 +272,8 @@ def write(stem: Path, config: dict, rows: list[dict], header: list[str]) -> None
              "instead of the shipped one (benchmarks/results/general_picker_candidates.md); "
              "ds=F = micrographs downsampled by F instead of round(R/3) (9 real, 4 unseen): the general picker's "
              "working scale (particle radius 6.75 px, `pick train`'s default from it since session 6) or "
-             "`--downsample`; u=N = N channels per layer instead of 16 (`--units`, scratch only); "
+             "`--downsample`; u=N = N channels per layer instead of 16 (`--units`: from scratch, or from a "
+             "candidate general picker of that width); "
              "train_s = mean training wall time (s).", "",
              markdown_table(table, index=False), "", "## Every run", "",
              "load = 1-minute load average of the 2-core VM when the run ended (empty for older rows).", "",
@@ -296,6 +311,10 @@ def main(argv=None) -> None:
                     help="saved weights mixed with the starting ones, this fraction (default: pick train's)")
     ap.add_argument("--freeze-epochs", type=int, default=None,
                     help="epochs with the trunk frozen when fine-tuning (default: pick train's)")
+    ap.add_argument("--lr-decay", choices=["constant", "cosine"], default=None,
+                    help="learning rate over the run (default: pick train's)")
+    ap.add_argument("--keep-bn-stats", choices=["yes", "no"], default=None,
+                    help="keep the general picker's batch-norm statistics while fine-tuning (default: pick train's)")
     ap.add_argument("--scoring", choices=["both", "tta", "plain"], default="both",
                     help="test scores of each trained model: averaged over rotations/mirrors as pick extract's "
                          "default (tta), one orientation (plain, --no-tta), or both as two rows")
@@ -303,7 +322,8 @@ def main(argv=None) -> None:
                     help="a candidate general picker instead of the shipped one (its rows' methods end in "
                          "'gp=FILE STEM', so they never replace the shipped picker's rows)")
     ap.add_argument("--units", type=int, default=None,
-                    help="channels per layer instead of 16 (scratch only: the general picker has 16; rows get u=N)")
+                    help="channels per layer instead of 16 (rows get u=N); from a general picker only with a "
+                         "candidate of that width (--weights)")
     ap.add_argument("--downsample", type=float, default=None,
                     help="downsampling factor instead of pick train's default for the row's start")
     ap.add_argument("--work", default=str(Path(__file__).resolve().parent / "work"))
@@ -317,10 +337,13 @@ def main(argv=None) -> None:
     labels = [int(v) for v in args.labels.split(",")]
     seeds = [int(v) for v in args.seeds.split(",")]
     overrides = {k: v for k, v in (("lr", args.lr), ("pseudo_labels", args.pseudo), ("units", args.units),
-                                   ("freeze_epochs", args.freeze_epochs), ("mix_start", args.mix_start))
+                                   ("freeze_epochs", args.freeze_epochs), ("mix_start", args.mix_start),
+                                   ("lr_decay", args.lr_decay),
+                                   ("keep_bn_stats", None if args.keep_bn_stats is None else args.keep_bn_stats == "yes"))
                  if v is not None}
-    if args.units and set(args.inits.split(",")) - {"scratch"}:
-        ap.error("--units applies to --inits scratch only (the general picker has 16 units)")
+    if args.units and set(args.inits.split(",")) - {"scratch"} and not args.weights:
+        ap.error("--units applies to --inits scratch, or with --weights of a candidate of that width "
+                 "(the shipped general picker has 16 units)")
     work = Path(args.work)
     stem = RESULTS / "bench_pick_pretrained"
     earlier = json.loads(stem.with_suffix(".json").read_text())["runs"] if stem.with_suffix(".json").exists() else []

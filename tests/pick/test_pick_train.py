@@ -243,3 +243,54 @@ def test_mix_start_saves_the_trained_weights_mixed_with_the_starting_ones(blobs,
     with pytest.raises(InputError, match="between 0 and 1"):
         train_picker(images, names, labeled, replace(cfg, mix_start=1.5), tmp_path / "y.pt", init_state=start_state,
                      **quiet)
+
+
+def test_cosine_learning_rate_falls_from_lr_to_zero_and_unknown_decays_fail(blobs, tmp_path):
+    from fewlabel.pick.train import learning_rate
+
+    cfg = small_config(lr=1e-3, epochs=2, steps_per_epoch=50, lr_decay="cosine")
+    assert learning_rate(cfg, 0) == pytest.approx(1e-3)
+    assert learning_rate(cfg, 50) == pytest.approx(5e-4)
+    assert learning_rate(cfg, 100) == pytest.approx(0.0, abs=1e-12)
+    rates = [learning_rate(cfg, s) for s in range(100)]
+    assert all(a > b for a, b in zip(rates, rates[1:]))
+    assert {learning_rate(replace(cfg, lr_decay="constant"), s) for s in (0, 60, 99)} == {1e-3}
+    images, names, labeled, *_ = blobs
+    with pytest.raises(InputError, match="learning-rate decay"):
+        train_picker(images, names, labeled, replace(cfg, lr_decay="step"), tmp_path / "m.pt", progress=False)
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_cosine_decay_resumes_to_the_same_weights(blobs, tmp_path):
+    images, names, labeled, *_ = blobs
+    quiet = dict(progress=False, log=lambda m: None)
+    cfg = small_config(lr_decay="cosine")
+    train_picker(images, names, labeled, cfg, tmp_path / "a.pt", **quiet)
+
+    def stop_after_first_epoch(msg):
+        if msg.startswith("epoch 1/"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C after epoch 1 of the same run, then --resume
+        train_picker(images, names, labeled, cfg, tmp_path / "b.pt", progress=False, log=stop_after_first_epoch)
+    train_picker(images, names, labeled, cfg, tmp_path / "b.pt", resume=True, **quiet)
+    a, b = _state(tmp_path / "a.pt"), _state(tmp_path / "b.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    train_picker(images, names, labeled, replace(cfg, lr_decay="constant"), tmp_path / "c.pt", **quiet)
+    assert not all(torch.equal(a[k], v) for k, v in _state(tmp_path / "c.pt").items())
+
+
+def test_keep_bn_stats_keeps_the_starting_running_statistics(blobs, start_state, tmp_path):
+    images, names, labeled, *_ = blobs
+    quiet = dict(progress=False, log=lambda m: None, init_state=start_state)
+    cfg = small_config(init="general_picker", epochs=1, steps_per_epoch=6, pseudo_labels=0.0, mix_start=0.0)
+    stats = [k for k in start_state if k.endswith(("running_mean", "running_var"))]
+    assert stats
+    train_picker(images, names, labeled, replace(cfg, keep_bn_stats=True), tmp_path / "k.pt", **quiet)
+    kept = _state(tmp_path / "k.pt")
+    assert all(torch.equal(kept[k], start_state[k]) for k in stats)
+    assert not torch.equal(kept["classifier.weight"], start_state["classifier.weight"])  # the weights did train
+    train_picker(images, names, labeled, cfg, tmp_path / "u.pt", **quiet)
+    assert not all(torch.equal(_state(tmp_path / "u.pt")[k], start_state[k]) for k in stats)
+    with pytest.raises(InputError, match="starting weights"):
+        train_picker(images, names, labeled, small_config(keep_bn_stats=True), tmp_path / "x.pt", progress=False)

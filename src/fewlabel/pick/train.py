@@ -62,6 +62,13 @@ class TrainConfig:
     random_tiles: int = 4
     binomial_group: int = 256
     lr: float | None = None  # None: SCRATCH_LR, or FINE_TUNE["lr"] from the general picker
+    #: learning rate over the run: "constant", or "cosine" (decays to 0 at the last minibatch, so the last
+    #: epoch's weights are not one noisy step of a constant-rate walk)
+    lr_decay: str = "constant"
+    #: keep the starting weights' batch-norm running statistics while fine-tuning (needs starting weights):
+    #: training minibatches (tiles centred on positives plus random ones) are not what whole micrographs look
+    #: like, so statistics updated from them drift away from what scoring sees
+    keep_bn_stats: bool = False
     augment: bool = True
     weight_decay: float = 0.0
     nms_radius: float | None = None
@@ -157,6 +164,23 @@ def mix_states(trained: dict[str, torch.Tensor], start: dict[str, torch.Tensor],
     """``(1 - fraction) x trained + fraction x start`` for every float tensor (weights and batch-norm
     statistics); integer entries (batch counters) stay the trained ones."""
     return {k: torch.lerp(v, start[k].to(v), fraction) if v.is_floating_point() else v for k, v in trained.items()}
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Adam's learning rate at minibatch ``step`` (0-based over the whole run) under ``config.lr_decay``."""
+    if config.lr_decay == "constant":
+        return float(config.lr)
+    if config.lr_decay == "cosine":
+        total = max(1, config.epochs * config.steps_per_epoch)
+        return float(config.lr) * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+    raise InputError(None, f"unknown learning-rate decay {config.lr_decay!r} (constant or cosine)")
+
+
+def set_learning_rate(opt: torch.optim.Optimizer, config: TrainConfig, step: int) -> None:
+    """Set every parameter group's rate for ``step``: a function of the step alone, so ``--resume`` needs no
+    scheduler state."""
+    for group in opt.param_groups:
+        group["lr"] = learning_rate(config, step)
 
 
 def last_path(output: str | Path) -> Path:
@@ -255,6 +279,7 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
     config = resolve_defaults(config, len(labeled))
     if (config.pseudo_labels or config.freeze_epochs or config.mix_start) and init_state is None:
         raise InputError(None, "pseudo-labels, a frozen trunk and mixing need starting weights (the general picker)")
+    learning_rate(config, 0)  # an unknown lr_decay fails here, before any work
     if not 0 <= config.mix_start <= 1:
         raise InputError(None, f"mix_start = {config.mix_start:g} is not between 0 and 1")
     validation = list(validation or [])
@@ -291,6 +316,12 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
     else:
         with torch.no_grad():  # start at the prior: predicted positive fraction = pi
             model.classifier.bias.fill_(math.log(config.pi / (1 - config.pi)))
+    if config.keep_bn_stats:
+        if init_state is None:
+            raise InputError(None, "keeping batch-norm statistics needs starting weights (the general picker)")
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.momentum = 0.0  # forward passes in training mode no longer move the running statistics
     # the starting weights, for mix_start (taken before a resumed state replaces them)
     start = ({k: v.detach().clone() for k, v in model.state_dict().items()}
              if config.mix_start and init_state is not None else None)
@@ -380,7 +411,8 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
             losses = []
             bar = tqdm(range(config.steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}",
                        disable=not progress, leave=False)
-            for _ in bar:
+            for step in bar:
+                set_learning_rate(opt, config, epoch * config.steps_per_epoch + step)
                 x, pos, unl = sampler.sample(config.positive_tiles, config.random_tiles)
                 x_t = torch.from_numpy(x).to(device)
                 if model.decoder is not None:
