@@ -339,7 +339,8 @@ def main(argv=None) -> None:
     overrides = {k: v for k, v in (("lr", args.lr), ("pseudo_labels", args.pseudo), ("units", args.units),
                                    ("freeze_epochs", args.freeze_epochs), ("mix_start", args.mix_start),
                                    ("lr_decay", args.lr_decay),
-                                   ("keep_bn_stats", None if args.keep_bn_stats is None else args.keep_bn_stats == "yes"))
+                                   ("keep_bn_stats",
+                                    None if args.keep_bn_stats is None else args.keep_bn_stats == "yes"))
                  if v is not None}
     if args.units and set(args.inits.split(",")) - {"scratch"} and not args.weights:
         ap.error("--units applies to --inits scratch, or with --weights of a candidate of that width "

@@ -40,7 +40,8 @@ Student options of self-training (all off by default; none is part of the teache
 teacher stays valid): ``student_width`` builds the student with that width instead of ``width`` (a student larger
 than its teacher, as in noisy-student training); ``mixup`` (a Beta(alpha, alpha) parameter, e.g. 0.4) mixes each
 student batch (labeled and pseudo-labeled grids alike) with a shuffled copy of itself, grids and (smoothed) targets
-alike, with lam = max(lam, 1 - lam) so the original grid dominates, as in MixMatch (:func:`~fewlabel.voxel.nets.mix_batch`);
+alike, with lam = max(lam, 1 - lam) so the original grid dominates, as in MixMatch
+(:func:`~fewlabel.voxel.nets.mix_batch`);
 ``soft_pseudo`` (a temperature, e.g. 0.5) gives EVERY unlabeled grid to the student, with the teacher's probabilities
 sharpened by that temperature as its target (:func:`~fewlabel.voxel.nets.sharpen`) and the teacher's confidence (top
 probability) as its loss weight, instead of confident grids with hard labels (``threshold`` and ``pseudo_select`` are
@@ -409,7 +410,8 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         from tqdm import tqdm
 
         from fewlabel.checkpoint import load_checkpoint, save_checkpoint
-        from fewlabel.voxel.nets import WeightEMA, augment, mix_batch, recompute_batch_norm, soft_cross_entropy, to_tensor
+        from fewlabel.voxel.nets import (WeightEMA, augment, mix_batch, recompute_batch_norm, soft_cross_entropy,
+                                         to_tensor)
 
         torch.manual_seed(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
@@ -446,7 +448,8 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         target_mode = soft is not None or mixup > 0
         if target_mode:
             if X_unlabeled is not None:
-                raise InputError(None, "mixup and soft pseudo-labels apply to supervised runs (the student), not FixMatch")
+                raise InputError(None, "mixup and soft pseudo-labels apply to supervised runs (the student), "
+                                       "not FixMatch")
             tt = torch.from_numpy(np.asarray(soft[0] if soft is not None else np.eye(n_classes)[y_idx], np.float32))
             wt = torch.from_numpy(np.asarray(soft[1] if soft is not None else np.ones(len(y_idx)), np.float32))
         bu = self.batch_size * self.unlabeled_ratio

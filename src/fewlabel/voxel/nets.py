@@ -123,7 +123,8 @@ def sharpen(probs: np.ndarray, temperature: float) -> np.ndarray:
     return p / p.sum(1, keepdims=True)
 
 
-def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor,
+                       weights: torch.Tensor | None = None) -> torch.Tensor:
     """Mean over the batch of weight_i * sum_c -target_ic log softmax(logits)_ic (targets: probability rows;
     one-hot rows smoothed as t(1 - e) + e/C give ``nn.CrossEntropyLoss(label_smoothing=e)``)."""
     per = -(targets * torch.log_softmax(logits, 1)).sum(1)
