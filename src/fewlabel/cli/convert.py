@@ -1,8 +1,9 @@
-"""Convert particle picks between Topaz tsv, RELION STAR 3.0/3.1, EMAN .box and CSV.
+"""Convert particle picks between Topaz tsv, RELION STAR 3.0/3.1, EMAN .box and CSV; read cryoSPARC .cs.
 
-Formats come from the extensions (.txt/.tsv, .star, .box, .csv); a folder holds one file per
+Formats come from the extensions (.txt/.tsv, .star, .box, .csv, .cs); a folder holds one file per
 micrograph (OUT ending in "/" is a folder; give --to for its format). Coordinates keep the original-micrograph
-pixel frame; EMAN .box stores the lower-left corner, so writing it needs --box-size.
+pixel frame; EMAN .box stores the lower-left corner, so writing it needs --box-size. cryoSPARC .cs
+particle files (pickers, Inspect Picks, Extract, Select 2D) are read only: cryoSPARC imports STAR.
 
 Examples:
 
@@ -13,6 +14,7 @@ Examples:
     fewlabel convert picks particles.txt per_mic/ --to star
     fewlabel convert picks mic_0001.box picks.csv --image-name mic_0001
     fewlabel convert picks autopick/ picks.txt --micrographs Micrographs/
+    fewlabel convert picks J12_picked_particles.cs picks.star
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from pathlib import Path
 
 import click
 
-FORMATS = ["tsv", "star", "box", "csv"]
+FORMATS = ["tsv", "star", "box", "csv"]  # written (and read)
+READ_FORMATS = FORMATS + ["cs"]  # cryoSPARC .cs is read only
 
 
 @click.group(name="convert", help=__doc__)
@@ -32,7 +35,7 @@ def group() -> None:
 @group.command("picks")
 @click.argument("input_path", metavar="IN", type=click.Path(path_type=Path))
 @click.argument("output", metavar="OUT", type=click.Path())  # str: keeps a trailing "/" (folder)
-@click.option("--from", "from_fmt", type=click.Choice(FORMATS), default=None,
+@click.option("--from", "from_fmt", type=click.Choice(READ_FORMATS), default=None,
               help="Input format (default: from the extension).")
 @click.option("--to", "to_fmt", type=click.Choice(FORMATS), default=None,
               help="Output format (default: from the extension; required for a folder).")
@@ -45,14 +48,23 @@ def group() -> None:
               help="RELION STAR layout to write (3.1 has an optics block).")
 @click.option("--micrographs", "micrographs", multiple=True, type=click.Path(path_type=Path),
               help="Micrograph folder or files: check every pick names one of them and lies inside it.")
+@click.option("--flip-y", is_flag=True, default=False,
+              help="cryoSPARC .cs input only: y = rows - y, for micrographs motion-corrected outside cryoSPARC "
+                   "whose rows cryoSPARC holds reversed (pyem csparc2star --inverty). Default: no flip.")
 def picks(input_path: Path, output: str, from_fmt: str | None, to_fmt: str | None, box_size: int | None,
-          image_name: str | None, star_version: str, micrographs: tuple[Path, ...]) -> None:
+          image_name: str | None, star_version: str, micrographs: tuple[Path, ...], flip_y: bool) -> None:
     """Convert a picks file (or folder of per-micrograph files) IN to OUT."""
     from fewlabel.atomic import check_not_input
+    from fewlabel.errors import InputError
     from fewlabel.io.picks import check_picks_in_bounds, read_picks, write_picks
 
     check_not_input(output, [input_path])
-    table = read_picks(input_path, fmt=from_fmt, image_name=image_name)
+    try:
+        table = read_picks(input_path, fmt=from_fmt, image_name=image_name, flip_y=flip_y)
+    except ValueError:
+        if not flip_y:
+            raise
+        raise InputError(input_path, "--flip-y applies only to cryoSPARC .cs picks") from None
     if micrographs:
         from fewlabel.io.micrographs import list_micrographs, read_micrograph_shape
 

@@ -1,4 +1,4 @@
-"""Particle picks: Topaz tsv, RELION STAR 3.0/3.1, EMAN .box and CSV <-> one picks table.
+"""Particle picks: Topaz tsv, RELION STAR 3.0/3.1, EMAN .box, CSV and cryoSPARC .cs <-> one picks table.
 
 The picks table is a pandas DataFrame with columns ``image_name`` (micrograph file stem, no
 folder, no extension), ``x_coord`` (column) and ``y_coord`` (row) in pixels of the ORIGINAL
@@ -21,6 +21,17 @@ Format notes:
   crYOLO's .box output. Flip with ``y = rows - 1 - y`` yourself if a tool wrote flipped boxes.
 - **CSV** (``.csv``): the same columns as the tsv, comma-separated; common aliases such as
   ``X-Coordinate``/``x``/``micrograph`` are accepted on reading.
+- **cryoSPARC** (``.cs``, read only): the NumPy structured array cryoSPARC saves for particles
+  (Manual/Blob/Template Picker, Inspect Picks, Extract, Select 2D ...), read with
+  ``np.load(allow_pickle=False)``. Uses ``location/micrograph_path``, ``location/micrograph_shape``
+  (``[rows, cols]``) and ``location/center_x_frac``/``center_y_frac``: ``x = center_x_frac * cols``,
+  ``y = center_y_frac * rows``, with no y flip, because the fractions refer to the micrograph as
+  cryoSPARC stores it (as in pyem's ``csparc2star``). ``flip_y=True`` gives ``y = rows - y`` for
+  micrographs motion-corrected outside cryoSPARC whose rows come out reversed there (pyem's
+  ``--inverty``). ``pick_stats/ncc_score`` becomes ``score`` when present. cryoSPARC prefixes the
+  files it writes with a 21-digit uid and "_" (``012345678901234567890_mic.mrc``); the image name
+  drops that prefix, and matching picks to micrographs ignores it on either side. To send picks to
+  cryoSPARC, write STAR and use its Import Particles job.
 
 A folder of per-micrograph files (e.g. RELION ``*_autopick.star`` or EMAN ``*.box``) reads as
 one table; writing a table to a folder writes one file per micrograph.
@@ -36,6 +47,7 @@ Example::
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
@@ -47,10 +59,16 @@ from fewlabel.errors import InputError
 
 PICK_COLUMNS = ["image_name", "x_coord", "y_coord"]
 SCORE = "score"
-FORMAT_SUFFIXES = {"tsv": (".txt", ".tsv"), "star": (".star",), "box": (".box",), "csv": (".csv",)}
+FORMAT_SUFFIXES = {"tsv": (".txt", ".tsv"), "star": (".star",), "box": (".box",), "csv": (".csv",),
+                   "cs": (".cs",)}
+READ_ONLY_FORMATS = ("cs",)
 IMAGE_SUFFIXES = (".mrc", ".mrcs", ".tif", ".tiff", ".png", ".jpg", ".jpeg", ".map", ".st", ".eer",
                   ".dm4", ".ser")
 RELION_UNSET = -999.0
+CS_FIELDS = ("location/micrograph_path", "location/micrograph_shape", "location/center_x_frac",
+             "location/center_y_frac")
+CS_SCORE = "pick_stats/ncc_score"
+_CS_UID_PREFIX = re.compile(r"^\d{21}_")
 
 # Column aliases accepted when reading tsv/csv tables (lower-cased).
 _ALIASES = {
@@ -74,8 +92,13 @@ def normalize_image_name(name: object) -> str:
     return base
 
 
+def strip_cryosparc_uid(name: str) -> str:
+    """``name`` without cryoSPARC's 21-digit uid prefix (``012345678901234567890_mic`` -> ``mic``)."""
+    return _CS_UID_PREFIX.sub("", name, count=1)
+
+
 def infer_format(path: PathLike) -> str:
-    """Picks format from a file extension: ``tsv``, ``star``, ``box`` or ``csv``."""
+    """Picks format from a file extension: ``tsv``, ``star``, ``box``, ``csv`` or ``cs``."""
     suffix = Path(path).suffix.lower()
     for fmt, suffixes in FORMAT_SUFFIXES.items():
         if suffix in suffixes:
@@ -92,18 +115,27 @@ def empty_picks(score: bool = False) -> pd.DataFrame:
 
 # --- reading --------------------------------------------------------------------------------
 
-def read_picks(path: PathLike, fmt: str | None = None, image_name: str | None = None) -> pd.DataFrame:
+def read_picks(path: PathLike, fmt: str | None = None, image_name: str | None = None,
+               flip_y: bool = False) -> pd.DataFrame:
     """Read a picks file (or a folder of per-micrograph files) into the picks table.
 
     ``image_name`` names the micrograph for files that do not (EMAN .box, per-micrograph STAR
     or tables without an image column); it defaults to the file stem.
+
+    ``flip_y`` applies to cryoSPARC .cs files only (ValueError for other formats): it sets
+    ``y = rows - y``. cryoSPARC's fractional coordinates refer to the micrograph as cryoSPARC
+    stores it, so the default (no flip) is right for micrographs motion-corrected in cryoSPARC;
+    micrographs motion-corrected elsewhere and imported can be held with their rows reversed,
+    which is what pyem's ``csparc2star --inverty`` corrects. Check a few picks on an overlay.
     """
     path = Path(path)
     if path.is_dir():
-        return _read_folder(path, fmt)
+        return _read_folder(path, fmt, flip_y)
     if not path.exists():
         raise InputError(path, "file not found")
     fmt = fmt or infer_format(path)
+    if flip_y and fmt != "cs":
+        raise ValueError(f"flip_y applies only to cryoSPARC .cs picks, not {fmt!r} ({path})")
     default_name = image_name or path.stem
     if fmt in ("tsv", "csv"):
         df = _read_table(path, "\t" if fmt == "tsv" else ",", default_name)
@@ -111,12 +143,14 @@ def read_picks(path: PathLike, fmt: str | None = None, image_name: str | None = 
         df = _read_star(path, default_name)
     elif fmt == "box":
         df = _read_box(path, default_name)
+    elif fmt == "cs":
+        df = _read_cs(path, flip_y)
     else:
         raise InputError(path, f"unknown picks format {fmt!r}; use one of {', '.join(FORMAT_SUFFIXES)}")
     return _finalize(df, path)
 
 
-def _read_folder(folder: Path, fmt: str | None) -> pd.DataFrame:
+def _read_folder(folder: Path, fmt: str | None, flip_y: bool = False) -> pd.DataFrame:
     """All per-micrograph picks files in ``folder`` (one format) as one table."""
     files = sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
     if fmt is None:
@@ -126,10 +160,12 @@ def _read_folder(folder: Path, fmt: str | None) -> pd.DataFrame:
             raise InputError(folder, "a picks folder must hold files of exactly one format "
                                      f"(found {', '.join(sorted(fmts)) or 'none'})")
         fmt = fmts.pop()
+    if flip_y and fmt != "cs":
+        raise ValueError(f"flip_y applies only to cryoSPARC .cs picks, not {fmt!r} ({folder})")
     files = [f for f in files if f.suffix.lower() in FORMAT_SUFFIXES.get(fmt, ())]
     if not files:
         raise InputError(folder, f"no {fmt} picks files found")
-    tables = [read_picks(f, fmt) for f in files]
+    tables = [read_picks(f, fmt, flip_y=flip_y) for f in files]
     has_score = all(SCORE in t.columns for t in tables)
     cols = PICK_COLUMNS + ([SCORE] if has_score else [])
     return _finalize(pd.concat([t[cols] for t in tables], ignore_index=True), folder)
@@ -207,6 +243,51 @@ def _read_box(path: Path, default_name: str) -> pd.DataFrame:
     x, y, w, h = (_to_float(path, pd.Series(c, dtype=str), name) for c, name in
                   zip(cols, ["x (column 1)", "y (column 2)", "width (column 3)", "height (column 4)"]))
     return pd.DataFrame({"image_name": default_name, "x_coord": x + w / 2, "y_coord": y + h / 2})
+
+
+def _read_cs(path: Path, flip_y: bool) -> pd.DataFrame:
+    """cryoSPARC particle .cs (a NumPy structured array): centres in pixels, uid prefix dropped."""
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic == b"\x94CSDAT":
+        raise InputError(path, "cryoSPARC compressed dataset (CSDAT) format is not supported; save it in the "
+                               "NumPy format (cryosparc-tools: Dataset.save(path, format=NUMPY_FORMAT))")
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        why = "it holds Python objects" if "allow_pickle" in str(exc) else str(exc).strip()
+        raise InputError(path, f"not a readable cryoSPARC .cs file (NumPy structured array): {why}") from None
+    except (OSError, EOFError) as exc:
+        raise InputError(path, f"not a readable cryoSPARC .cs file (NumPy structured array): {exc}") from None
+    if not isinstance(arr, np.ndarray) or arr.dtype.names is None or arr.ndim != 1:
+        raise InputError(path, "not a cryoSPARC .cs file: expected a one-dimensional NumPy structured array")
+    fields = set(arr.dtype.names)
+    missing = [f for f in CS_FIELDS if f not in fields]
+    if missing:
+        shown = ", ".join(arr.dtype.names[:6]) + (", ..." if len(fields) > 6 else "")
+        raise InputError(path, f"missing field(s) {', '.join(missing)}: not a cryoSPARC particle picks file "
+                               f"(found {shown})")
+    shape = np.asarray(arr["location/micrograph_shape"])
+    if shape.shape != (len(arr), 2):
+        raise InputError(path, f"location/micrograph_shape must hold [rows, cols] per pick, has shape "
+                               f"{shape.shape[1:]}")
+    rows, cols = shape[:, 0].astype(np.float64), shape[:, 1].astype(np.float64)
+    bad = (rows <= 0) | (cols <= 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(path, f"location/micrograph_shape is {shape[i].tolist()} for {int(bad.sum())} pick(s) "
+                               f"(row {i + 1}): cannot turn fractional coordinates into pixels")
+    paths = arr["location/micrograph_path"]
+    if paths.dtype.kind not in "SU":
+        raise InputError(path, f"location/micrograph_path must hold text, has dtype {paths.dtype}")
+    names = [strip_cryosparc_uid(normalize_image_name(
+        (p.decode("utf-8", "replace") if isinstance(p, bytes) else str(p)).lstrip(">"))) for p in paths]
+    x = arr["location/center_x_frac"].astype(np.float64) * cols
+    y = arr["location/center_y_frac"].astype(np.float64) * rows
+    df = pd.DataFrame({"image_name": names, "x_coord": x, "y_coord": rows - y if flip_y else y})
+    if CS_SCORE in fields:
+        df[SCORE] = arr[CS_SCORE].astype(np.float64)
+    return df
 
 
 def _require_columns(path: Path, df: pd.DataFrame, required: list[str]) -> None:
@@ -288,6 +369,9 @@ def write_picks(df: pd.DataFrame, path: PathLike, fmt: str | None = None, box_si
 
 
 def _check_fmt(path: Path, fmt: str) -> str:
+    if fmt in READ_ONLY_FORMATS:
+        raise InputError(path, "fewlabel reads cryoSPARC .cs picks but does not write them; cryoSPARC "
+                               "imports STAR picks: write .star and use cryoSPARC's Import Particles")
     if fmt not in FORMAT_SUFFIXES:
         raise InputError(path, f"unknown picks format {fmt!r}; use one of {', '.join(FORMAT_SUFFIXES)}")
     return fmt
@@ -353,11 +437,22 @@ def match_to_micrographs(picks: pd.DataFrame, micrograph_names: Iterable[PathLik
     """Picks with names normalised to the micrographs'; InputError for picks on absent micrographs.
 
     ``micrograph_names`` may be names, file names or paths (``mic1``, ``mic1.mrc``, ``a/mic1.mrc``).
+    A name that matches no micrograph exactly matches one that differs only by cryoSPARC's uid
+    prefix (``012345678901234567890_mic1``), on either side, when that match is unique.
     """
     known = {normalize_image_name(Path(n).name if isinstance(n, os.PathLike) else n)
              for n in micrograph_names}
     out = picks.copy()
     out["image_name"] = out["image_name"].map(normalize_image_name).astype(str)
+    unmatched = set(out["image_name"]) - known
+    if unmatched:
+        by_stripped: dict[str, list[str]] = {}
+        for name in known:
+            by_stripped.setdefault(strip_cryosparc_uid(name), []).append(name)
+        renames = {n: by_stripped[strip_cryosparc_uid(n)][0] for n in unmatched
+                   if len(by_stripped.get(strip_cryosparc_uid(n), ())) == 1}
+        if renames:
+            out["image_name"] = out["image_name"].map(lambda n: renames.get(n, n)).astype(str)
     absent = sorted(set(out["image_name"]) - known)
     if absent:
         shown = ", ".join(absent[:3]) + (f" and {len(absent) - 3} more" if len(absent) > 3 else "")
@@ -371,8 +466,7 @@ def check_picks_in_bounds(picks: pd.DataFrame, shapes: Mapping[str, tuple[int, i
                           source: PathLike | None = None) -> None:
     """InputError if any pick lies outside its micrograph (``shapes``: name -> (rows, cols))."""
     sizes = {normalize_image_name(k): tuple(v)[:2] for k, v in shapes.items()}
-    names = picks["image_name"].map(normalize_image_name)
-    match_to_micrographs(picks, sizes.keys(), source)
+    names = match_to_micrographs(picks, sizes.keys(), source)["image_name"].reset_index(drop=True)
     rows = names.map(lambda n: sizes[n][0]).to_numpy(dtype=float)
     cols = names.map(lambda n: sizes[n][1]).to_numpy(dtype=float)
     x, y = picks["x_coord"].to_numpy(dtype=float), picks["y_coord"].to_numpy(dtype=float)
