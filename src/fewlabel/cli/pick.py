@@ -45,7 +45,8 @@ def _torch_setup(device: str) -> str:
 @click.option("--micrographs", required=True, type=click.Path(exists=True, path_type=Path),
               help="Folder (or file) of micrographs: .mrc/.tif/.png/.jpg.")
 @click.option("--picks", "picks_path", required=True, type=click.Path(exists=True, path_type=Path),
-              help="Labeled particle centres (.tsv/.star/.box/.csv; names with or without extension).")
+              help="Labeled particle centres (.tsv/.star/.box/.csv, or cryoSPARC .cs; names with or "
+                   "without extension).")
 @click.option("--radius", required=True, type=float,
               help="Radius of the positive region around each labeled centre, original px.")
 @click.option("--expected", type=float, default=None,
