@@ -192,15 +192,26 @@ def run_train(ds: dict, labeled: pd.DataFrame, downsample: int, init: str, epoch
 
 
 def topaz_rows() -> list[dict]:
-    """Topaz pretrained rows on the real set from bench_pick_topaz_real*.json (cited, not rerun)."""
+    """Topaz pretrained rows from bench_pick_topaz_{real,unseen}*.json (cited, not rerun).
+
+    Rows on fewlabel's equal wall time are "topaz pretrained"; rows with a fixed CPU budget keep their tool name
+    ("topaz pretrained (budget 300 s)"); a file's downsampling other than the default shows as " ds=F".
+    """
     rows = []
-    for path in sorted(RESULTS.glob("bench_pick_topaz_real*.json")):
-        for r in json.loads(path.read_text()).get("runs", []):
-            if r.get("tool") == "topaz pretrained":
-                rows.append({"dataset": "EMPIAR-10017", "labels": int(r["labels"]), "method": "topaz pretrained",
+    for short, pattern in (("EMPIAR-10017", "bench_pick_topaz_real*.json"),
+                           (f"unseen {HELD_OUT_MOLECULE} (sim)", "bench_pick_topaz_unseen*.json")):
+        for path in sorted(RESULTS.glob(pattern)):
+            ds_tag = f" ds={path.stem.rsplit('_ds', 1)[1]}" if "_ds" in path.stem else ""
+            for r in json.loads(path.read_text()).get("runs", []):
+                if not r.get("tool", "").startswith("topaz pretrained"):
+                    continue
+                budget = r["tool"] != "topaz pretrained"
+                rows.append({"dataset": short, "labels": int(r["labels"]), "method": r["tool"] + ds_tag,
                              "seed": r.get("seed", 0), "auprc": r["auprc"], "auprc_strict": r.get("auprc_strict"),
-                             "train_s": r.get("train_s"), "source": f"{path.name} ({r.get('threads', '?')} thread(s), "
-                                                                    f"{r.get('epochs')}x{r.get('steps')} fewlabel-equal wall time)"})
+                             "train_s": r.get("train_s"),
+                             "source": f"{path.name} ({r.get('threads', '?')} thread(s), " + (
+                                 f"{r['tool'].split('(')[1].rstrip(')')} CPU" if budget else
+                                 f"{r.get('epochs')}x{r.get('steps')} fewlabel-equal wall time") + ")"})
     return rows
 
 

@@ -19,6 +19,10 @@ crYOLO/Gautomatch/CASSPER picks on the real set are fixed, unscored reference ro
 
     python benchmarks/bench_pick_topaz.py --dataset real --labels 10,100,1000
     python benchmarks/bench_pick_topaz.py --dataset sim --labels 100 --epochs 4 --steps 40  # reduced
+    python benchmarks/bench_pick_topaz.py --dataset unseen --labels 10,100 --topaz-inits pretrained --topaz-budget-s 300
+
+``--dataset unseen`` is bench_pick_pretrained.py's protein kept out of the general picker's corpus (same
+labeled subsets per seed), so its Topaz rows also appear in bench_pick_pretrained.md beside the general picker's.
 Writes benchmarks/results/bench_pick_topaz_<dataset>.{json,md}.
 """
 
@@ -238,7 +242,9 @@ def target_table(df: pd.DataFrame) -> pd.DataFrame:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", default="real", choices=["real", "sim"])
+    ap.add_argument("--dataset", default="real", choices=["real", "sim", "unseen"],
+                    help="real: EMPIAR-10017; sim: simulator defaults (adk_open, in the general picker's corpus); "
+                         "unseen: HIV-1 protease 4E43, kept out of the corpus (bench_pick_pretrained's set)")
     ap.add_argument("--labels", default="10,100,1000")
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--epochs", type=int, default=10, help="fewlabel epochs")
@@ -264,8 +270,14 @@ def main(argv=None) -> None:
 
     torch.set_num_threads(args.threads)
     work = Path(args.work)
-    ds = (real_dataset() if args.dataset == "real"
-          else simulated_dataset(work, args.sim_train, args.sim_test, 1024, 0, [10, 100, 1000]))
+    if args.dataset == "real":
+        ds = real_dataset()
+    elif args.dataset == "unseen":
+        from bench_pick_pretrained import unseen_dataset
+
+        ds = unseen_dataset(work, 10, 5, 1024, [10, 100])
+    else:
+        ds = simulated_dataset(work, args.sim_train, args.sim_test, 1024, 0, [10, 100, 1000])
     if ds is None:
         sys.exit(f"real data not found at {REAL}")
     pr = ds["particle_radius"]
