@@ -193,6 +193,42 @@ def run_topaz(topaz: list[str], work: Path, train_paths, labeled, test_paths, tr
             "topaz_updates": updates, "n_picks": curve.n_picks, "budget": budget}
 
 
+def run_fewlabel_cli(work: Path, train_paths, labeled, test_paths, truth, *, radius, particle_radius, expected,
+                     seed, threads) -> dict:
+    """`fewlabel pick train` + `fewlabel pick extract` with their defaults, as a user runs them.
+
+    Subprocesses on the micrograph files, timed like Topaz (wall and the children's CPU seconds, reading included):
+    the general picker's start and working scale, 10 x 100 minibatches, pick train's hold-out rule, tta scoring.
+    """
+    import shutil
+
+    from fewlabel.io.picks import read_picks, write_picks
+    from fewlabel.pick import metrics
+
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    if work.exists():
+        shutil.rmtree(work)
+    for split, paths in (("train", train_paths), ("test", test_paths)):
+        (work / split).mkdir(parents=True)
+        for p in paths:
+            (work / split / p.name).symlink_to(Path(p).resolve())
+    write_picks(labeled, work / "labels.tsv")
+    fewlabel = [str(Path(sys.executable).with_name("fewlabel"))]
+    model, out = work / "model.pt", work / "picks.tsv"
+    t_train, c_train = run(fewlabel + ["pick", "train", "--micrographs", str(work / "train"), "--picks",
+                                       str(work / "labels.tsv"), "--radius", f"{radius:g}", "--expected",
+                                       f"{expected:g}", "--seed", str(seed), "--device", "cpu", "-o", str(model)], env)
+    t_ext, c_ext = run(fewlabel + ["pick", "extract", "--model", str(model), "--micrographs", str(work / "test"),
+                                   "--device", "cpu", "-o", str(out)], env)
+    config = json.loads(Path(f"{model}.json").read_text()).get("config", {})
+    picks = read_picks(out)
+    curve = metrics.evaluate_picks(picks, truth, particle_radius)
+    strict = metrics.evaluate_picks(picks, truth, particle_radius / 2)
+    return {"auprc": curve.auprc, "auprc_strict": strict.auprc, "train_s": t_train, "extract_s": t_ext,
+            "train_cpu_s": c_train, "extract_cpu_s": c_ext, "n_picks": curve.n_picks,
+            "fewlabel_downsample": config.get("downsample"), "fewlabel_init": config.get("init")}
+
+
 def reference_pickers(truth: pd.DataFrame, test_names: set[str], radius: float) -> list[dict]:
     """crYOLO, Gautomatch, CASSPER picks on the test micrographs (y flipped): one P/R point each."""
     from fewlabel.io.picks import read_picks
@@ -254,6 +290,11 @@ def main(argv=None) -> None:
     ap.add_argument("--budget", choices=["cpu", "wall"], default="cpu",
                     help="Topaz trains for fewlabel's training CPU time (default) or wall time")
     ap.add_argument("--skip-topaz", action="store_true", help="only fewlabel and the reference pickers")
+    ap.add_argument("--fewlabel", choices=["bench", "defaults"], default="bench",
+                    help="bench: GE-binomial resnet8 from random weights, --epochs x --steps, 20 %% hold-out, at "
+                         "Topaz's downsampling (the first protocol); defaults: `fewlabel pick train` + `pick extract` "
+                         "as a user runs them (general picker, its working scale, 10 x 100, tta), Topaz trained for "
+                         "the same CPU seconds as that training (results in bench_pick_topaz_<dataset>_defaults*)")
     ap.add_argument("--topaz-budget-s", type=float, default=None,
                     help="Topaz training budget (s, CPU or wall per --budget) instead of fewlabel's training time; "
                          "rows get tool 'topaz ... (budget S s)'")
@@ -285,7 +326,9 @@ def main(argv=None) -> None:
     downsample = args.downsample or default_downsample(radius)
     topaz = None if args.skip_topaz else ensure_topaz()
     refs = reference_pickers(ds["truth"], {p.stem for p in ds["test_paths"]}, pr) if args.dataset == "real" else []
-    stem = RESULTS / (f"bench_pick_topaz_{args.dataset}" + (f"_ds{downsample}" if args.downsample else ""))
+    cli = args.fewlabel == "defaults"
+    stem = RESULTS / (f"bench_pick_topaz_{args.dataset}" + ("_defaults" if cli else "")
+                      + (f"_ds{downsample}" if args.downsample else ""))
     rows: list[dict] = []  # every row of earlier invocations is kept; a row run now replaces its namesake
     previous = []  # fewlabel rows of an earlier run with the same schedule are reused (resume)
     if stem.with_suffix(".json").exists():
@@ -300,7 +343,8 @@ def main(argv=None) -> None:
                                                       f"{old['config'].get('threads')}"))
         rows = list(old["runs"])
         previous = [r for r in rows if r["tool"].startswith("fewlabel")
-                    and all(r.get(k) == getattr(args, k) for k in ("epochs", "steps", "threads"))
+                    and all(r.get(k) == getattr(args, k) for k in (("threads",) if cli else ("epochs", "steps",
+                                                                                             "threads")))
                     and (args.budget == "wall" or "train_cpu_s" in r)]
     command = f"python benchmarks/bench_pick_topaz.py {' '.join(sys.argv[1:] if argv is None else argv)}"
 
@@ -325,18 +369,29 @@ def main(argv=None) -> None:
         md += [f"- `{c}`" for c in dict.fromkeys(df["command"])]
         md += ["", f"{ds['name']}: train {', '.join(p.stem for p in ds['train_paths'])}; test "
                f"{', '.join(p.stem for p in ds['test_paths'])}.", "",
-               f"Both tools: downsample {downsample}, positive radius {radius:g} px (original), NMS radius {pr:g} px, "
-               f"pi from {ds['expected']:.1f} expected particles per micrograph (passed to Topaz as --pi), "
-               "GE-binomial, resnet8, the same thread count within a label count. fewlabel: epochs x steps "
-               "minibatches as in the columns (defaults otherwise). Topaz: its defaults (256-crop minibatches, lr 2e-4, "
-               "32 units) for the same wall time as fewlabel's training, or the CPU seconds its tool name says "
-               "(`--topaz-budget-s`; topaz_updates = updates it reached; its own "
-               "default schedule, 10 x 1000 updates, was NOT run). auprc: match radius = particle radius; "
+               (f"fewlabel as a user runs it: `fewlabel pick train --radius {radius:g} --expected "
+                f"{ds['expected']:.1f} --seed S` and `fewlabel pick extract` on the micrograph files, every other "
+                "option at its default (the shipped general picker as the start, micrographs downsampled to its "
+                "working scale (fewlabel_downsample), 10 x 100 minibatches, a validation hold-out only from 200 "
+                "labels, extraction averaged over 8 rotations/mirrors); subprocess wall and CPU seconds, reading "
+                f"included. Topaz: pretrained (its bundled weights), downsample {downsample}, --pi from the same "
+                "expected count, GE-binomial, resnet8, its defaults otherwise (256-crop minibatches, lr 2e-4, 32 "
+                "units), trained for the CPU seconds fewlabel's training took (RLIMIT_CPU), or those its tool name "
+                "says (`--topaz-budget-s`); topaz_updates = updates it reached; its own default schedule (10 x 1000 "
+                "updates) was NOT run. Both at the same thread count. " if cli else
+                f"Both tools: downsample {downsample}, positive radius {radius:g} px (original), NMS radius {pr:g} "
+                f"px, pi from {ds['expected']:.1f} expected particles per micrograph (passed to Topaz as --pi), "
+                "GE-binomial, resnet8, the same thread count within a label count. fewlabel: epochs x steps "
+                "minibatches as in the columns (defaults otherwise). Topaz: its defaults (256-crop minibatches, lr "
+                "2e-4, 32 units) for the same wall time as fewlabel's training, or the CPU seconds its tool name says "
+                "(`--topaz-budget-s`; topaz_updates = updates it reached; its own "
+                "default schedule, 10 x 1000 updates, was NOT run). ") + "auprc: match radius = particle radius; "
                "auprc_strict: half of it. train_s includes reading/preprocessing the training micrographs; "
                "extract_s includes reading/preprocessing the test ones. The machine is shared: load = 1-minute "
                "load average when the row finished (2 cores).", "",
                markdown_table(shown[[c for c in ("tool", "labels", "seed", "auprc", "auprc_strict", "train_s",
-                                                 "extract_s", "train_cpu_s", "extract_cpu_s", "topaz_updates",
+                                                 "extract_s", "train_cpu_s", "extract_cpu_s", "fewlabel_downsample",
+                                                 "topaz_updates",
                                                  "budget", "threads", "load") if c in shown]],
                               index=False)]
         md += ["", "Targets per label count (fewlabel vs each Topaz run of the same labels and seed): AUPRC >= Topaz's, "
@@ -358,12 +413,23 @@ def main(argv=None) -> None:
             if done:
                 res = {k: v for k, v in done[0].items() if k not in ("tool", "labels", "seed")}
                 print(f"reusing the fewlabel run for {len(labeled)} labels, seed {seed}", flush=True)
+            elif cli:
+                from fewlabel.io.micrographs import read_micrograph_shape
+                from fewlabel.pick.sampling import estimate_pi
+
+                res = run_fewlabel_cli(work / "fewlabel_cli" / args.dataset / f"{n}_{seed}", ds["train_paths"],
+                                       labeled, ds["test_paths"], ds["truth"], radius=radius, particle_radius=pr,
+                                       expected=ds["expected"], seed=seed, threads=args.threads)
+                rows_, cols_ = read_micrograph_shape(ds["train_paths"][0])[:2]  # pi at Topaz's downsampling
+                res["pi"] = estimate_pi(ds["expected"], radius / downsample,
+                                        (int(rows_ // downsample), int(cols_ // downsample)))
             else:
                 res = run_fewlabel(ds["train_paths"], labeled, ds["test_paths"], ds["truth"], radius=radius,
                                    particle_radius=pr, downsample=downsample, expected=ds["expected"],
                                    objective="ge-binomial", autoencoder=0.0, model="resnet8", epochs=args.epochs,
                                    steps=args.steps, seed=seed, from_files=True)
-            put({"tool": "fewlabel ge-binomial", "labels": len(labeled), "seed": seed, **res}, fresh=not done)
+            put({"tool": "fewlabel defaults" if cli else "fewlabel ge-binomial", "labels": len(labeled),
+                 "seed": seed, **res}, fresh=not done)
             write()
             if topaz is None:
                 continue
