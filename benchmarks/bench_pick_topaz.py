@@ -298,6 +298,9 @@ def main(argv=None) -> None:
     ap.add_argument("--topaz-budget-s", type=float, default=None,
                     help="Topaz training budget (s, CPU or wall per --budget) instead of fewlabel's training time; "
                          "rows get tool 'topaz ... (budget S s)'")
+    ap.add_argument("--topaz-budget-factor", type=float, default=1.0,
+                    help="train Topaz for this multiple of fewlabel's training time (2: if fewlabel still matches "
+                         "Topaz, Topaz needs more than twice fewlabel's training time to reach its AUPRC)")
     ap.add_argument("--topaz-inits", default="pretrained,scratch", help="which Topaz initialisations to run")
     ap.add_argument("--downsample", type=int, default=None,
                     help="factor for both tools instead of round(radius / 3); results go to ..._ds<F>.{json,md}")
@@ -435,17 +438,21 @@ def main(argv=None) -> None:
                 continue
             for pretrained in [init == "pretrained" for init in args.topaz_inits.split(",")]:
                 tool = f"topaz {'pretrained' if pretrained else 'scratch'}" + (
-                    f" (budget {args.topaz_budget_s:g} s)" if args.topaz_budget_s else "")
+                    f" (budget {args.topaz_budget_s:g} s)" if args.topaz_budget_s
+                    else f" ({args.topaz_budget_factor:g}x fewlabel's time)" if args.topaz_budget_factor != 1 else "")
                 if any((r["tool"], r["labels"], r["seed"], r.get("threads"), r.get("budget", "wall"))
                        == (tool, len(labeled), seed, args.threads, args.budget) for r in rows):
                     print(f"keeping the {tool} row for {len(labeled)} labels, seed {seed}", flush=True)
                     continue
                 w = work / "topaz" / args.dataset / (f"{n}_{seed}_{'pre' if pretrained else 'scratch'}"
                                                      + (f"_ds{downsample}" if args.downsample else "")
-                                                     + (f"_b{args.topaz_budget_s:g}" if args.topaz_budget_s else ""))
+                                                     + (f"_b{args.topaz_budget_s:g}" if args.topaz_budget_s else "")
+                                                     + (f"_x{args.topaz_budget_factor:g}"
+                                                        if args.topaz_budget_factor != 1 else ""))
                 tres = run_topaz(topaz, w, ds["train_paths"], labeled, ds["test_paths"], ds["truth"], radius=radius,
                                  particle_radius=pr, downsample=downsample, pi=res["pi"],
-                                 budget_s=args.topaz_budget_s or res["train_cpu_s" if args.budget == "cpu" else "train_s"],
+                                 budget_s=args.topaz_budget_s or args.topaz_budget_factor * res[
+                                     "train_cpu_s" if args.budget == "cpu" else "train_s"],
                                  epoch_size=args.topaz_epoch_size, pretrained=pretrained, threads=args.threads,
                                  budget=args.budget)
                 put({"tool": tool, "labels": len(labeled), "seed": seed, **tres})
