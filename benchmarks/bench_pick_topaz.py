@@ -194,8 +194,10 @@ def run_topaz(topaz: list[str], work: Path, train_paths, labeled, test_paths, tr
 
 
 def run_fewlabel_cli(work: Path, train_paths, labeled, test_paths, truth, *, radius, particle_radius, expected,
-                     seed, threads) -> dict:
+                     seed, threads, pretrained: bool = True) -> dict:
     """`fewlabel pick train` + `fewlabel pick extract` with their defaults, as a user runs them.
+
+    ``pretrained=False`` adds ``--no-pretrained`` (random weights, pick train's scratch downsampling).
 
     Subprocesses on the micrograph files, timed like Topaz (wall and the children's CPU seconds, reading included):
     the general picker's start and working scale, 10 x 100 minibatches, pick train's hold-out rule, tta scoring.
@@ -217,7 +219,8 @@ def run_fewlabel_cli(work: Path, train_paths, labeled, test_paths, truth, *, rad
     model, out = work / "model.pt", work / "picks.tsv"
     t_train, c_train = run(fewlabel + ["pick", "train", "--micrographs", str(work / "train"), "--picks",
                                        str(work / "labels.tsv"), "--radius", f"{radius:g}", "--expected",
-                                       f"{expected:g}", "--seed", str(seed), "--device", "cpu", "-o", str(model)], env)
+                                       f"{expected:g}", "--seed", str(seed), "--device", "cpu", "-o", str(model)]
+                       + ([] if pretrained else ["--no-pretrained"]), env)
     t_ext, c_ext = run(fewlabel + ["pick", "extract", "--model", str(model), "--micrographs", str(work / "test"),
                                    "--device", "cpu", "-o", str(out)], env)
     config = json.loads(Path(f"{model}.json").read_text()).get("config", {})
@@ -290,11 +293,13 @@ def main(argv=None) -> None:
     ap.add_argument("--budget", choices=["cpu", "wall"], default="cpu",
                     help="Topaz trains for fewlabel's training CPU time (default) or wall time")
     ap.add_argument("--skip-topaz", action="store_true", help="only fewlabel and the reference pickers")
-    ap.add_argument("--fewlabel", choices=["bench", "defaults"], default="bench",
+    ap.add_argument("--fewlabel", choices=["bench", "defaults", "defaults-scratch"], default="bench",
                     help="bench: GE-binomial resnet8 from random weights, --epochs x --steps, 20 %% hold-out, at "
                          "Topaz's downsampling (the first protocol); defaults: `fewlabel pick train` + `pick extract` "
                          "as a user runs them (general picker, its working scale, 10 x 100, tta), Topaz trained for "
-                         "the same CPU seconds as that training (results in bench_pick_topaz_<dataset>_defaults*)")
+                         "the same CPU seconds as that training (results in bench_pick_topaz_<dataset>_defaults*); "
+                         "defaults-scratch: the same with `pick train --no-pretrained` (for --dataset sim, whose "
+                         "protein is in the general picker's corpus)")
     ap.add_argument("--topaz-budget-s", type=float, default=None,
                     help="Topaz training budget (s, CPU or wall per --budget) instead of fewlabel's training time; "
                          "rows get tool 'topaz ... (budget S s)'")
@@ -329,8 +334,8 @@ def main(argv=None) -> None:
     downsample = args.downsample or default_downsample(radius)
     topaz = None if args.skip_topaz else ensure_topaz()
     refs = reference_pickers(ds["truth"], {p.stem for p in ds["test_paths"]}, pr) if args.dataset == "real" else []
-    cli = args.fewlabel == "defaults"
-    stem = RESULTS / (f"bench_pick_topaz_{args.dataset}" + ("_defaults" if cli else "")
+    cli = args.fewlabel.startswith("defaults")
+    stem = RESULTS / (f"bench_pick_topaz_{args.dataset}" + (f"_{args.fewlabel.replace('-', '_')}" if cli else "")
                       + (f"_ds{downsample}" if args.downsample else ""))
     rows: list[dict] = []  # every row of earlier invocations is kept; a row run now replaces its namesake
     previous = []  # fewlabel rows of an earlier run with the same schedule are reused (resume)
@@ -373,9 +378,12 @@ def main(argv=None) -> None:
         md += ["", f"{ds['name']}: train {', '.join(p.stem for p in ds['train_paths'])}; test "
                f"{', '.join(p.stem for p in ds['test_paths'])}.", "",
                (f"fewlabel as a user runs it: `fewlabel pick train --radius {radius:g} --expected "
-                f"{ds['expected']:.1f} --seed S` and `fewlabel pick extract` on the micrograph files, every other "
-                "option at its default (the shipped general picker as the start, micrographs downsampled to its "
-                "working scale (fewlabel_downsample), 10 x 100 minibatches, a validation hold-out only from 200 "
+                f"{ds['expected']:.1f} --seed S" + ("` " if args.fewlabel == "defaults" else " --no-pretrained` ")
+                + "and `fewlabel pick extract` on the micrograph files, every other option at its default ("
+                + ("the shipped general picker as the start, micrographs downsampled to its working scale"
+                   if args.fewlabel == "defaults" else "random starting weights, micrographs downsampled so the "
+                   "positive radius is ~3 px") + " (fewlabel_downsample), 10 x 100 minibatches, a validation hold-out "
+                "only from 200 "
                 "labels, extraction averaged over 8 rotations/mirrors); subprocess wall and CPU seconds, reading "
                 f"included. Topaz: pretrained (its bundled weights), downsample {downsample}, --pi from the same "
                 "expected count, GE-binomial, resnet8, its defaults otherwise (256-crop minibatches, lr 2e-4, 32 "
@@ -420,9 +428,11 @@ def main(argv=None) -> None:
                 from fewlabel.io.micrographs import read_micrograph_shape
                 from fewlabel.pick.sampling import estimate_pi
 
-                res = run_fewlabel_cli(work / "fewlabel_cli" / args.dataset / f"{n}_{seed}", ds["train_paths"],
+                res = run_fewlabel_cli(work / "fewlabel_cli" / f"{args.dataset}_{args.fewlabel}" / f"{n}_{seed}",
+                                       ds["train_paths"],
                                        labeled, ds["test_paths"], ds["truth"], radius=radius, particle_radius=pr,
-                                       expected=ds["expected"], seed=seed, threads=args.threads)
+                                       expected=ds["expected"], seed=seed, threads=args.threads,
+                                       pretrained=args.fewlabel == "defaults")
                 rows_, cols_ = read_micrograph_shape(ds["train_paths"][0])[:2]  # pi at Topaz's downsampling
                 res["pi"] = estimate_pi(ds["expected"], radius / downsample,
                                         (int(rows_ // downsample), int(cols_ // downsample)))
