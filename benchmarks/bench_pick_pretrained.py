@@ -194,8 +194,10 @@ def run_train(ds: dict, labeled: pd.DataFrame, downsample: int, init: str, epoch
 def topaz_rows() -> list[dict]:
     """Topaz pretrained rows from bench_pick_topaz_{real,unseen}*.json (cited, not rerun).
 
-    Rows on fewlabel's equal wall time are "topaz pretrained"; rows with a fixed CPU budget keep their tool name
-    ("topaz pretrained (budget 300 s)"); a file's downsampling other than the default shows as " ds=F".
+    Rows on fewlabel's equal wall time are "topaz pretrained", those on `pick train` defaults' CPU time (the
+    ``--fewlabel defaults`` files) "topaz pretrained (= pick train's CPU)"; rows with another budget keep their tool
+    name ("topaz pretrained (budget 300 s)", "... (2x fewlabel's time)"); a file's downsampling other than the
+    default shows as " ds=F".
     """
     rows = []
     for short, pattern in (("EMPIAR-10017", "bench_pick_topaz_real*.json"),
@@ -206,11 +208,14 @@ def topaz_rows() -> list[dict]:
                 if not r.get("tool", "").startswith("topaz pretrained"):
                     continue
                 budget = r["tool"] != "topaz pretrained"
-                rows.append({"dataset": short, "labels": int(r["labels"]), "method": r["tool"] + ds_tag,
+                defaults = "_defaults" in path.stem  # trained for pick train's defaults' CPU time (or 2x)
+                method = r["tool"] + (" (= pick train's CPU)" if defaults and not budget else "") + ds_tag
+                rows.append({"dataset": short, "labels": int(r["labels"]), "method": method,
                              "seed": r.get("seed", 0), "auprc": r["auprc"], "auprc_strict": r.get("auprc_strict"),
                              "train_s": r.get("train_s"),
                              "source": f"{path.name} ({r.get('threads', '?')} thread(s), " + (
-                                 f"{r['tool'].split('(')[1].rstrip(')')} CPU" if budget else
+                                 f"{r['tool'].split('(')[1].rstrip(')')}" if budget else
+                                 "pick train defaults' CPU time" if defaults else
                                  f"{r.get('epochs')}x{r.get('steps')} fewlabel-equal wall time") + ")"})
     return rows
 
@@ -421,6 +426,8 @@ def main(argv=None) -> None:
                       f"train_s={row['train_s']:.0f} load={row['load']}", flush=True)
             rows += new
             merge_write(stem, vars(args), new, header)  # after every run: an interruption loses nothing
+    if not rows:  # nothing new: rewrite the tables anyway (Topaz rows are read from their own files)
+        merge_write(stem, vars(args), [], header)
     print(f"wrote {stem}.json and .md")
 
 
