@@ -197,10 +197,9 @@ def run_fewlabel_cli(work: Path, train_paths, labeled, test_paths, truth, *, rad
                      seed, threads, pretrained: bool = True) -> dict:
     """`fewlabel pick train` + `fewlabel pick extract` with their defaults, as a user runs them.
 
-    ``pretrained=False`` adds ``--no-pretrained`` (random weights, pick train's scratch downsampling).
-
     Subprocesses on the micrograph files, timed like Topaz (wall and the children's CPU seconds, reading included):
     the general picker's start and working scale, 10 x 100 minibatches, pick train's hold-out rule, tta scoring.
+    ``pretrained=False`` adds ``--no-pretrained`` (random weights, pick train's scratch downsampling).
     """
     import shutil
 
@@ -385,7 +384,8 @@ def main(argv=None) -> None:
                    "positive radius is ~3 px") + " (fewlabel_downsample), 10 x 100 minibatches, a validation hold-out "
                 "only from 200 "
                 "labels, extraction averaged over 8 rotations/mirrors); subprocess wall and CPU seconds, reading "
-                f"included. Topaz: pretrained (its bundled weights), downsample {downsample}, --pi from the same "
+                f"included. Topaz: pretrained (its bundled weights; rows 'topaz scratch': --no-pretrained), "
+                f"downsample {downsample}, --pi from the same "
                 "expected count, GE-binomial, resnet8, its defaults otherwise (256-crop minibatches, lr 2e-4, 32 "
                 "units), trained for the CPU seconds fewlabel's training took (RLIMIT_CPU), or those its tool name "
                 "says (`--topaz-budget-s`); topaz_updates = updates it reached; its own default schedule (10 x 1000 "
