@@ -116,8 +116,8 @@ def test_autoencoder_init_starts_teacher_and_student_from_the_pretrained_trunk(m
     starts = []
     build = SemiSupervisedCNN._build
 
-    def spy(self):
-        net = build(self)
+    def spy(self, width=None):
+        net = build(self, width)
         starts.append(net.features[0].weight.detach().clone())
         return net
 

@@ -417,7 +417,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         gen = torch.Generator().manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         dev = self.device
-        self.model_ = (self._build() if width is None else self._build(width)).to(dev)
+        self.model_ = self._build(width).to(dev)
         self.net_width_ = int(self.width if width is None else width)
         opt = torch.optim.AdamW(self.model_.parameters(), lr=self.lr, weight_decay=1e-4)
         avg = None if ema is None else WeightEMA(self.model_, ema)
