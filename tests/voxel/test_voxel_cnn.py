@@ -10,7 +10,7 @@ import torch
 
 from fewlabel.simulate.volumes import geometries
 from fewlabel.voxel.cnn import SemiSupervisedCNN
-from fewlabel.voxel.nets import StridedVoxCNN, VoxCNN
+from fewlabel.voxel.nets import ARCHS, DeepStridedVoxCNN, StridedVoxCNN, VoxCNN
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +23,25 @@ def geo():
 def test_strided_network_gives_one_logit_per_class_for_any_grid_size(n):
     net = StridedVoxCNN(n, 5, width=4).eval()
     assert net(torch.zeros(3, 1, n, n, n)).shape == (3, 5)
+
+
+@pytest.mark.parametrize("n", [10, 16, 30])
+def test_deep_network_gives_one_logit_per_class_and_sees_more_of_the_grid(n):
+    net = DeepStridedVoxCNN(n, 5, width=4).eval()
+    assert net(torch.zeros(3, 1, n, n, n)).shape == (3, 5)
+    convs = [m for m in net.features if isinstance(m, torch.nn.Conv3d)]
+    assert len(convs) == 5 and ARCHS["deep"] is DeepStridedVoxCNN
+    # same head as the strided net: only the conv trunk differs
+    assert [p.shape for p in net.head.parameters()] == [p.shape for p in StridedVoxCNN(n, 5, width=4).head.parameters()]
+
+
+def test_deep_architecture_fits_and_reloads_with_the_same_predictions(geo):
+    Xl, yl, _, Xt, _ = geo
+    model = SemiSupervisedCNN(arch="deep", epochs=1, width=4, batch_size=16, min_steps_per_epoch=2,
+                              val_fraction=0, axes="all", seed=0).fit(Xl, yl)
+    again = SemiSupervisedCNN.from_state(model.config(), model.model_.state_dict())
+    assert isinstance(again.model_, DeepStridedVoxCNN)
+    np.testing.assert_allclose(again.predict_proba(Xt), model.predict_proba(Xt), atol=1e-6)
 
 
 def test_self_training_adds_confident_pseudo_labels_to_the_student(geo):
