@@ -124,9 +124,9 @@ def run_general(ds: dict, downsample: float | None, scorings: tuple[bool, ...] =
 #: fine-tuning settings a row is labelled with when they differ from these (pick train before issue #8's
 #: fine-tuning work: lr 5e-4, no pseudo-labels, nothing frozen), so labels never change meaning with the defaults
 LEGACY = {"lr": 5e-4, "pseudo_labels": 0.0, "freeze_epochs": 0, "mix_start": 0.0, "lr_decay": "constant",
-          "keep_bn_stats": False}
+          "keep_bn_stats": False, "average_last": 1}
 SHORT = {"lr": "lr", "pseudo_labels": "pseudo", "freeze_epochs": "freeze", "mix_start": "mix", "lr_decay": "decay",
-         "keep_bn_stats": "bn"}
+         "keep_bn_stats": "bn", "average_last": "swa"}
 
 
 def _short(value) -> str:
@@ -331,6 +331,8 @@ def main(argv=None) -> None:
                     help="learning rate over the run (default: pick train's)")
     ap.add_argument("--keep-bn-stats", choices=["yes", "no"], default=None,
                     help="keep the general picker's batch-norm statistics while fine-tuning (default: pick train's)")
+    ap.add_argument("--average-last", type=int, default=None,
+                    help="saved weights averaged over the last this-many epochs (default: pick train's)")
     ap.add_argument("--scoring", choices=["both", "tta", "plain"], default="both",
                     help="test scores of each trained model: averaged over rotations/mirrors as pick extract's "
                          "default (tta), one orientation (plain, --no-tta), or both as two rows")
@@ -354,7 +356,7 @@ def main(argv=None) -> None:
     seeds = [int(v) for v in args.seeds.split(",")]
     overrides = {k: v for k, v in (("lr", args.lr), ("pseudo_labels", args.pseudo), ("units", args.units),
                                    ("freeze_epochs", args.freeze_epochs), ("mix_start", args.mix_start),
-                                   ("lr_decay", args.lr_decay),
+                                   ("lr_decay", args.lr_decay), ("average_last", args.average_last),
                                    ("keep_bn_stats",
                                     None if args.keep_bn_stats is None else args.keep_bn_stats == "yes"))
                  if v is not None}

@@ -294,3 +294,34 @@ def test_keep_bn_stats_keeps_the_starting_running_statistics(blobs, start_state,
     assert not all(torch.equal(_state(tmp_path / "u.pt")[k], start_state[k]) for k in stats)
     with pytest.raises(InputError, match="starting weights"):
         train_picker(images, names, labeled, small_config(keep_bn_stats=True), tmp_path / "x.pt", progress=False)
+
+
+def test_average_last_saves_the_mean_of_the_last_epochs_and_resumes_to_it(blobs, tmp_path):
+    images, names, labeled, *_ = blobs
+    quiet = dict(progress=False, log=lambda m: None)
+    cfg = small_config(epochs=3, steps_per_epoch=6)
+    # averaging changes what is saved, never the training itself: the same seed walks the same weights
+    train_picker(images, names, labeled, replace(cfg, epochs=2), tmp_path / "two.pt", **quiet)
+    train_picker(images, names, labeled, cfg, tmp_path / "three.pt", **quiet)
+    train_picker(images, names, labeled, replace(cfg, average_last=2), tmp_path / "avg.pt", **quiet)
+    two, three, avg = _state(tmp_path / "two.pt"), _state(tmp_path / "three.pt"), _state(tmp_path / "avg.pt")
+    assert all(torch.equal(three[k], v) for k, v in _state(last_path(tmp_path / "avg.pt")).items())
+    assert not torch.equal(two["classifier.weight"], three["classifier.weight"])
+    for k, v in avg.items():
+        if v.is_floating_point():
+            assert torch.allclose(v, (two[k] + three[k]) / 2, atol=1e-6), k
+        else:
+            assert torch.equal(v, three[k]), k
+
+    def stop_after_second_epoch(msg):
+        if msg.startswith("epoch 2/"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # the window of epoch weights survives --resume
+        train_picker(images, names, labeled, replace(cfg, average_last=2), tmp_path / "r.pt", progress=False,
+                     log=stop_after_second_epoch)
+    train_picker(images, names, labeled, replace(cfg, average_last=2), tmp_path / "r.pt", resume=True, **quiet)
+    assert all(torch.equal(avg[k], v) for k, v in _state(tmp_path / "r.pt").items())
+    with pytest.raises(InputError, match="average_last"):
+        train_picker(images, names, labeled, replace(cfg, average_last=0), tmp_path / "x.pt", **quiet)
+    assert not (tmp_path / "x.pt").exists()

@@ -82,6 +82,10 @@ class TrainConfig:
     #: the saved model is (1 - mix_start) x the trained weights + mix_start x the starting weights (weight-space
     #: ensembling, "WiSE-FT", Wortsman et al. 2022; needs starting weights); None: as pseudo_labels
     mix_start: float | None = None
+    #: the trained weights are the mean of the weights after each of the last this-many epochs (stochastic weight
+    #: averaging, Izmailov et al. 2018; batch-norm statistics averaged alike): 1 = the epoch's own weights.
+    #: Averages out the noisy walk a constant-rate fine-tune takes between epochs
+    average_last: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -164,6 +168,13 @@ def mix_states(trained: dict[str, torch.Tensor], start: dict[str, torch.Tensor],
     """``(1 - fraction) x trained + fraction x start`` for every float tensor (weights and batch-norm
     statistics); integer entries (batch counters) stay the trained ones."""
     return {k: torch.lerp(v, start[k].to(v), fraction) if v.is_floating_point() else v for k, v in trained.items()}
+
+
+def average_states(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Mean of state dicts for every float tensor; integer entries (batch counters) are the last one's."""
+    last = states[-1]
+    return {k: torch.stack([s[k].to(v) for s in states]).mean(0) if v.is_floating_point() else v
+            for k, v in last.items()}
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -282,6 +293,8 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
     learning_rate(config, 0)  # an unknown lr_decay fails here, before any work
     if not 0 <= config.mix_start <= 1:
         raise InputError(None, f"mix_start = {config.mix_start:g} is not between 0 and 1")
+    if config.average_last < 1:
+        raise InputError(None, f"average_last = {config.average_last} must be at least 1 (1 = no averaging)")
     validation = list(validation or [])
     ds = config.downsample
     r_ds = config.radius_ds
@@ -326,6 +339,7 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
     start = ({k: v.detach().clone() for k, v in model.state_dict().items()}
              if config.mix_start and init_state is not None else None)
     pseudo: list[list[list[float]]] | None = None
+    window: list[dict[str, torch.Tensor]] = []  # weights after each of the last average_last epochs
     if resume:
         pseudo = load_checkpoint(last_path(output), KIND)["training_state"].get("pseudo_positives")
     elif config.pseudo_labels:
@@ -358,21 +372,25 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
         history = list(state["history"])
         best = state["best"]
         start_epoch = state["epoch"]
+        window = list(state.get("average_window") or [])
         log(f"resuming from {last_path(output)} after epoch {start_epoch} (best validation AUPRC {best:.4f})")
     sampler = TileSampler([images[i] for i in train_idx], masks, rf, tile, rng, augment=config.augment)
 
     def save_last(epoch: int) -> None:
         state = {"epoch": epoch, "optimizer": opt.state_dict(), "numpy_rng": _rng_state(rng),
-                 "torch_rng": torch.get_rng_state(), "history": history, "best": best, "pseudo_positives": pseudo}
+                 "torch_rng": torch.get_rng_state(), "history": history, "best": best, "pseudo_positives": pseudo,
+                 "average_window": window if config.average_last > 1 else None}
         save_checkpoint(last_path(output), KIND, full_config, model.state_dict(), state)
 
     def saved_state() -> dict[str, torch.Tensor]:
-        """The weights the model file gets: the trained ones, mixed with the starting ones (``mix_start``)."""
-        return mix_states(model.state_dict(), start, config.mix_start) if start is not None else model.state_dict()
+        """The weights the model file gets: the trained ones (averaged over the last ``average_last`` epochs),
+        mixed with the starting ones (``mix_start``)."""
+        trained = average_states(window) if len(window) > 1 else model.state_dict()
+        return mix_states(trained, start, config.mix_start) if start is not None else trained
 
     def scored_model():
         """The model validation scores: the one that would be saved."""
-        if start is None:
+        if start is None and len(window) <= 1:
             return model
         mixed = copy.deepcopy(model)
         mixed.load_state_dict(saved_state())
@@ -388,7 +406,8 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
             "with the starting ones")
     log(f"training {config.model} (receptive field {rf} px at /{ds}) with {config.objective}, pi={config.pi:.4g}, "
         f"{len(train_idx)} training / {len(validation)} validation micrographs, "
-        f"{int(sum(m.sum() for m in masks))} positive pixels")
+        f"{int(sum(m.sum() for m in masks))} positive pixels"
+        + (f"; saved weights averaged over the last {config.average_last} epochs" if config.average_last > 1 else ""))
     epoch = start_epoch
     t_start = time.perf_counter() - (history[-1].get("elapsed_s", 0.0) if history else 0.0)
     if init_state is not None and val_images and not resume:
@@ -430,6 +449,9 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
                 opt.step()
                 losses.append(float(loss.detach()))
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+            if config.average_last > 1:
+                window = (window + [{k: v.detach().clone() for k, v in model.state_dict().items()}])[
+                    -config.average_last:]
             record = {"epoch": epoch + 1, "loss": float(np.mean(losses)),
                       "elapsed_s": time.perf_counter() - t_start, **({"frozen_trunk": True} if frozen else {})}
             if val_images:
