@@ -65,6 +65,33 @@ def test_tile_sampler_aligns_inputs_and_labels():
     assert model(torch.from_numpy(xb)).shape == pb.shape
 
 
+def test_tile_sampler_centres_a_fraction_of_positive_tiles_on_the_anchors():
+    # 9 positives (pseudo-labels) at columns <= 52, one anchor (a hand label) at column 185
+    pseudo = positive_mask((40, 200), np.array([[x, y] for x in (10, 30, 50) for y in (10, 20, 30)]), 2)
+    anchor = positive_mask((40, 200), np.array([[185, 20]]), 2)
+    masks = [pseudo | anchor]
+    image = np.tile(np.arange(1, 201, dtype=np.float32), (40, 1))  # each pixel holds its column + 1
+
+    def anchored(fraction, rounds=40):
+        """Per positive-tile slot, how often the tile's positives include the anchor's (columns >= 150)."""
+        sampler = TileSampler([image], masks, rf=7, tile=8, rng=np.random.default_rng(2), anchors=[anchor],
+                              anchor_fraction=fraction)
+        hits = np.zeros(4)
+        for _ in range(rounds):
+            x, pos, _ = sampler.sample(4, 2)
+            hits += [(x[k, 0, 3:11, 3:11][pos[k]] > 150).any() for k in range(4)]
+        return hits / rounds
+
+    half = anchored(0.5)
+    assert half[0] == half[1] == 1.0  # round(4 x 0.5) = 2 tiles on the anchor in every minibatch
+    assert half[2:].max() < 0.5  # the rest on any positive pixel: mostly the 9 pseudo-labels
+    assert anchored(0.0).max() < 0.5
+    # fraction 0 draws exactly as a sampler without anchors (same random stream)
+    a = TileSampler([image], masks, rf=7, tile=8, rng=np.random.default_rng(3)).sample(4, 2)
+    b = TileSampler([image], masks, rf=7, tile=8, rng=np.random.default_rng(3), anchors=[anchor]).sample(4, 2)
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
+
+
 def test_tile_sampler_augmentation_is_a_symmetry_of_the_same_tiles():
     mask = positive_mask((50, 60), np.array([[10, 20], [55, 45], [30, 8]]), 3)
     image = mask.astype(np.float32) + np.linspace(0, 0.4, 60, dtype=np.float32)[None]  # asymmetric

@@ -325,3 +325,16 @@ def test_average_last_saves_the_mean_of_the_last_epochs_and_resumes_to_it(blobs,
     with pytest.raises(InputError, match="average_last"):
         train_picker(images, names, labeled, replace(cfg, average_last=0), tmp_path / "x.pt", **quiet)
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_label_tiles_trains_from_the_labels_among_pseudo_labels_and_is_checked(blobs, start_state, tmp_path):
+    images, names, labeled, *_ = blobs
+    quiet = dict(progress=False, log=lambda m: None, init_state=start_state)
+    cfg = small_config(init="general_picker", epochs=1, steps_per_epoch=4, pseudo_labels=0.5, mix_start=0.0)
+    train_picker(images, names, labeled, cfg, tmp_path / "a.pt", **quiet)
+    train_picker(images, names, labeled, replace(cfg, label_tiles=0.5), tmp_path / "b.pt", **quiet)
+    a, b = _state(tmp_path / "a.pt"), _state(tmp_path / "b.pt")
+    assert not torch.equal(a["classifier.weight"], b["classifier.weight"])  # other tiles were drawn
+    with pytest.raises(InputError, match="label_tiles"):
+        train_picker(images, names, labeled, replace(cfg, label_tiles=1.5), tmp_path / "x.pt", **quiet)
+    assert not (tmp_path / "x.pt").exists()

@@ -44,8 +44,16 @@ class TileSampler:
     """
 
     def __init__(self, images: list[np.ndarray], masks: list[np.ndarray], rf: int, tile: int,
-                 rng: np.random.Generator, augment: bool = False):
+                 rng: np.random.Generator, augment: bool = False, anchors: list[np.ndarray] | None = None,
+                 anchor_fraction: float = 0.0):
         self.rf, self.tile, self.rng, self.augment = rf, tile, rng, augment
+        # ``anchors``: a subset of each positive mask (hand labels among pseudo-labels); ``anchor_fraction`` of
+        # every minibatch's positive tiles is centred on them, the rest on any positive pixel
+        self.anchor_fraction = float(anchor_fraction) if anchors is not None else 0.0
+        self.anchor_pixels = [np.argwhere(a) for a in anchors] if anchors is not None else []
+        self.anchor_images = [i for i, p in enumerate(self.anchor_pixels) if len(p)]
+        if self.anchor_fraction and not self.anchor_images:
+            self.anchor_fraction = 0.0
         self.p = (rf - 1) // 2
         t = tile - 1
         self.images = [np.pad(im, self.p + t).astype(np.float32) for im in images]
@@ -70,9 +78,12 @@ class TileSampler:
         """``(x [B, 1, S, S], positive [B, T, T], unlabeled [B, T, T])`` with B = n_pos + n_random."""
         xs, ps, us = [], [], []
         t = self.tile
-        for _ in range(n_pos if self.pos_images else 0):
-            i = self.pos_images[self.rng.integers(len(self.pos_images))]
-            r, c = self.pos_pixels[i][self.rng.integers(len(self.pos_pixels[i]))]
+        n_anchor = int(round(n_pos * self.anchor_fraction))
+        for k in range(n_pos if self.pos_images else 0):
+            images, pixels = ((self.anchor_images, self.anchor_pixels) if k < n_anchor
+                              else (self.pos_images, self.pos_pixels))
+            i = images[self.rng.integers(len(images))]
+            r, c = pixels[i][self.rng.integers(len(pixels[i]))]
             r0, c0 = r - self.rng.integers(t), c - self.rng.integers(t)
             x, pos, _ = self._crop(i, int(r0), int(c0))
             xs.append(x)

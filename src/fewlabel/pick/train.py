@@ -86,6 +86,9 @@ class TrainConfig:
     #: averaging, Izmailov et al. 2018; batch-norm statistics averaged alike): 1 = the epoch's own weights.
     #: Averages out the noisy walk a constant-rate fine-tune takes between epochs
     average_last: int = 1
+    #: fraction of each minibatch's positive tiles centred on hand-labeled particles; the rest are centred on any
+    #: positive (pseudo-labels included, which outnumber 10 labels about 25 to 1 at the defaults). 0 = all alike
+    label_tiles: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -295,6 +298,8 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
         raise InputError(None, f"mix_start = {config.mix_start:g} is not between 0 and 1")
     if config.average_last < 1:
         raise InputError(None, f"average_last = {config.average_last} must be at least 1 (1 = no averaging)")
+    if not 0 <= config.label_tiles <= 1:
+        raise InputError(None, f"label_tiles = {config.label_tiles:g} is not between 0 and 1")
     validation = list(validation or [])
     ds = config.downsample
     r_ds = config.radius_ds
@@ -351,6 +356,7 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
         pseudo = [p.tolist() for p in found]
         log(f"pseudo-labels: the starting model's top {sum(len(p) for p in found)} picks on {len(train_idx)} "
             f"training micrographs added as positives ({config.pseudo_labels:g} x expected count)")
+    label_masks = masks
     if pseudo:
         masks = [m | positive_mask(m.shape, np.asarray(p, float).reshape(-1, 2), r_ds) for m, p in zip(masks, pseudo)]
     rf = model.receptive_field
@@ -374,7 +380,8 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
         start_epoch = state["epoch"]
         window = list(state.get("average_window") or [])
         log(f"resuming from {last_path(output)} after epoch {start_epoch} (best validation AUPRC {best:.4f})")
-    sampler = TileSampler([images[i] for i in train_idx], masks, rf, tile, rng, augment=config.augment)
+    sampler = TileSampler([images[i] for i in train_idx], masks, rf, tile, rng, augment=config.augment,
+                          anchors=label_masks if config.label_tiles else None, anchor_fraction=config.label_tiles)
 
     def save_last(epoch: int) -> None:
         state = {"epoch": epoch, "optimizer": opt.state_dict(), "numpy_rng": _rng_state(rng),
