@@ -334,7 +334,8 @@ def main(argv=None) -> None:
     ap.add_argument("--average-last", type=int, default=None,
                     help="saved weights averaged over the last this-many epochs (default: pick train's)")
     ap.add_argument("--label-tiles", type=float, default=None,
-                    help="fraction of positive tiles centred on hand labels rather than any positive (default: pick train's)")
+                    help="fraction of positive tiles centred on hand labels rather than any positive "
+                         "(default: pick train's)")
     ap.add_argument("--scoring", choices=["both", "tta", "plain"], default="both",
                     help="test scores of each trained model: averaged over rotations/mirrors as pick extract's "
                          "default (tta), one orientation (plain, --no-tta), or both as two rows")

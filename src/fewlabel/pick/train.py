@@ -87,7 +87,7 @@ class TrainConfig:
     #: Averages out the noisy walk a constant-rate fine-tune takes between epochs
     average_last: int = 1
     #: fraction of each minibatch's positive tiles centred on hand-labeled particles; the rest are centred on any
-    #: positive (pseudo-labels included, which outnumber 10 labels about 25 to 1 at the defaults). 0 = all alike
+    #: positive (pseudo-labels included, which outnumber 10 labels 24 to 1 or more at the defaults). 0 = all alike
     label_tiles: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
