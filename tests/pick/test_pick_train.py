@@ -153,6 +153,14 @@ def test_fine_tuning_defaults_depend_on_the_starting_weights():
     assert resolve_defaults(small_config(init="general_picker"), PSEUDO_LABELS_BELOW).mix_start == 0
     assert resolve_defaults(small_config(), 10).mix_start == 0
     assert resolve_defaults(small_config(init="general_picker", mix_start=0.2), 10 ** 4).mix_start == 0.2
+    # averaging the last epochs and label-centred tiles: the same rule
+    few, many = (resolve_defaults(small_config(init="general_picker"), n) for n in (10, PSEUDO_LABELS_BELOW))
+    assert (few.average_last, few.label_tiles) == (FINE_TUNE["average_last"], FINE_TUNE["label_tiles"])
+    assert few.average_last > 1 and few.label_tiles > 0
+    assert (many.average_last, many.label_tiles) == (1, 0.0)
+    assert (scratch.average_last, scratch.label_tiles) == (1, 0.0)
+    mine = resolve_defaults(small_config(init="general_picker", average_last=1, label_tiles=0.25), 10)
+    assert (mine.average_last, mine.label_tiles) == (1, 0.25)
 
 
 def test_frozen_trunk_epochs_train_only_the_classifier(blobs, start_state, tmp_path):
@@ -331,7 +339,7 @@ def test_label_tiles_trains_from_the_labels_among_pseudo_labels_and_is_checked(b
     images, names, labeled, *_ = blobs
     quiet = dict(progress=False, log=lambda m: None, init_state=start_state)
     cfg = small_config(init="general_picker", epochs=1, steps_per_epoch=4, pseudo_labels=0.5, mix_start=0.0)
-    train_picker(images, names, labeled, cfg, tmp_path / "a.pt", **quiet)
+    train_picker(images, names, labeled, replace(cfg, label_tiles=0.0), tmp_path / "a.pt", **quiet)
     train_picker(images, names, labeled, replace(cfg, label_tiles=0.5), tmp_path / "b.pt", **quiet)
     a, b = _state(tmp_path / "a.pt"), _state(tmp_path / "b.pt")
     assert not torch.equal(a["classifier.weight"], b["classifier.weight"])  # other tiles were drawn

@@ -87,6 +87,14 @@ def _torch_setup(device: str) -> str:
               help="Save (1 - F) x the fine-tuned weights + F x the starting weights (weight-space ensembling); "
                    "keeps what the general picker finds when a few labels say little [default: 0.5 from the "
                    "general picker with fewer than 100 labeled particles, else 0].")
+@click.option("--average-last", type=int, default=None, metavar="K",
+              help="Save the mean of the weights after each of the last K epochs (stochastic weight averaging; 1 = "
+                   "the last epoch's own) [default: 5 from the general picker with fewer than 100 labeled "
+                   "particles, else 1].")
+@click.option("--label-tiles", type=float, default=None, metavar="FRACTION",
+              help="Centre this fraction of the positive training tiles on hand-labeled particles rather than on "
+                   "any positive (pseudo-labels outnumber a few labels) [default: 0.5 from the general picker with "
+                   "fewer than 100 labeled particles, else 0].")
 @click.option("--no-augment", is_flag=True, help="Turn off random flips/transpositions of training tiles.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
@@ -97,7 +105,8 @@ def _torch_setup(device: str) -> str:
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Model file (.pt).")
 def train(micrographs, picks_path, radius, expected, pi, downsample, objective, autoencoder, model_name,
           units, epochs, steps_per_epoch, particle_radius, validation_fraction, normalize, max_micrographs, lr,
-          pseudo_labels, freeze_epochs, mix_start, no_augment, seed, device, pretrained, resume, output):
+          pseudo_labels, freeze_epochs, mix_start, average_last, label_tiles, no_augment, seed, device, pretrained,
+          resume, output):
     """Train a picker from labeled positives and unlabeled micrographs."""
     import numpy as np
     import torch
@@ -154,7 +163,8 @@ def train(micrographs, picks_path, radius, expected, pi, downsample, objective, 
     config = TrainConfig(radius=radius, pi=pi, downsample=factor, normalize=normalize, model=model_name, units=units,
                          objective=objective, autoencoder=autoencoder, epochs=epochs,
                          steps_per_epoch=steps_per_epoch, lr=lr, pseudo_labels=pseudo_labels,
-                         freeze_epochs=freeze_epochs, mix_start=mix_start, augment=not no_augment, nms_radius=particle_radius, seed=seed,
+                         freeze_epochs=freeze_epochs, mix_start=mix_start, average_last=average_last,
+                         label_tiles=label_tiles, augment=not no_augment, nms_radius=particle_radius, seed=seed,
                          init=init, extra={"expected": expected, "micrographs": str(micrographs), "picks": str(picks_path)})
     if validation_fraction is None:
         validation_fraction = default_validation_fraction(len(labeled_ds))

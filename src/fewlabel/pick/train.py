@@ -84,11 +84,12 @@ class TrainConfig:
     mix_start: float | None = None
     #: the trained weights are the mean of the weights after each of the last this-many epochs (stochastic weight
     #: averaging, Izmailov et al. 2018; batch-norm statistics averaged alike): 1 = the epoch's own weights.
-    #: Averages out the noisy walk a constant-rate fine-tune takes between epochs
-    average_last: int = 1
+    #: Averages out the noisy walk a constant-rate fine-tune takes between epochs; None: as pseudo_labels
+    average_last: int | None = None
     #: fraction of each minibatch's positive tiles centred on hand-labeled particles; the rest are centred on any
-    #: positive (pseudo-labels included, which outnumber 10 labels 24 to 1 or more at the defaults). 0 = all alike
-    label_tiles: float = 0.0
+    #: positive (pseudo-labels included, which outnumber 10 labels 24 to 1 or more). 0 = all alike; None: as
+    #: pseudo_labels
+    label_tiles: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -113,8 +114,17 @@ SCRATCH_LR = 5e-4
 #: general picker finds on a protein the labels barely describe (test AUPRC with tta, 10x100, pseudo-labels 0.5,
 #: seeds 0 / 1 / 2, unmixed -> mixed 0.5: unseen 4E43 0.778 / 0.758 / 0.771 -> 0.786 / 0.786 / 0.779, EMPIAR-10017
 #: 0.738 / 0.730 / 0.729 -> 0.733 / 0.730 / 0.730; general picker alone 0.787 / 0.734; bench_pick_pretrained.md).
-FINE_TUNE: dict[str, Any] = {"lr": 5e-4, "pseudo_labels": 0.5, "freeze_epochs": 0, "mix_start": 0.5}
-#: FINE_TUNE's pseudo-labels and mixing apply below this many labeled particles only: with 100 labels they pin the
+#: average_last 5 and label_tiles 0.5 (both fixed before measuring; benchmarks/results/pick_session9.md): the
+#: noisy last epoch averaged out, and half the positive tiles on the hand labels instead of 1 in 25 or fewer; 5 label
+#: draws, 10 labels, tta, both vs neither: unseen 4E43 0.798 +- 0.010 vs 0.790 +- 0.009, EMPIAR-10017 0.771 +- 0.005
+#: vs 0.765 +- 0.004 (8 of the 10 draws up).
+FINE_TUNE: dict[str, Any] = {"lr": 5e-4, "pseudo_labels": 0.5, "freeze_epochs": 0, "mix_start": 0.5,
+                             "average_last": 5, "label_tiles": 0.5}
+#: the same fields without fine-tuning help: from random weights, or from the general picker with many labels
+PLAIN: dict[str, Any] = {"pseudo_labels": 0.0, "freeze_epochs": 0, "mix_start": 0.0, "average_last": 1,
+                         "label_tiles": 0.0}
+#: FINE_TUNE's pseudo-labels, mixing, averaging and label tiles apply below this many labeled particles only
+#: (averaging and label tiles were measured at 10 labels only): with 100 labels pseudo-labels and mixing pin the
 #: model near the general picker (10x100, pseudo-labels without -> with: EMPIAR-10017 0.774 +- 0.015 -> 0.730 +-
 #: 0.007, 3 seeds; unseen 4E43 0.808 -> 0.762, 2 seeds; same benchmark). Between 10 and 100 labels nothing was
 #: measured.
@@ -122,16 +132,15 @@ PSEUDO_LABELS_BELOW = 100
 
 
 def resolve_defaults(config: TrainConfig, n_labeled: int | None = None) -> TrainConfig:
-    """``config`` with every None fine-tuning field (lr, pseudo_labels, freeze_epochs, mix_start) set for its
-    ``init`` and, for pseudo-labels and mixing, the number of labeled particles (None: as if few)."""
+    """``config`` with every None fine-tuning field (lr, pseudo_labels, freeze_epochs, mix_start, average_last,
+    label_tiles) set for its ``init`` and, from the general picker, the number of labeled particles (None: as if
+    few): :data:`FINE_TUNE` below :data:`PSEUDO_LABELS_BELOW`, else :data:`PLAIN` but for the learning rate."""
     from dataclasses import replace
 
     tuned = config.init == "general_picker"
-    defaults = (dict(FINE_TUNE) if tuned else
-                {"lr": SCRATCH_LR, "pseudo_labels": 0.0, "freeze_epochs": 0, "mix_start": 0.0})
+    defaults = dict(FINE_TUNE) if tuned else {"lr": SCRATCH_LR, **PLAIN}
     if tuned and n_labeled is not None and n_labeled >= PSEUDO_LABELS_BELOW:
-        defaults["pseudo_labels"] = 0.0
-        defaults["mix_start"] = 0.0
+        defaults.update(PLAIN)
     return replace(config, **{k: v for k, v in defaults.items() if getattr(config, k) is None})
 
 
