@@ -11,7 +11,9 @@ instead of random ones; the starting model is then scored on the validation micr
 "epoch 0", so fine-tuning can never return a worse model than the one it started from.
 Fine-tuning from it with few labels (below :data:`PSEUDO_LABELS_BELOW`) also adds the starting model's top
 picks on the training micrographs as positives (``pseudo_labels``, :data:`FINE_TUNE`): the labels alone are overfit within
-the default schedule, while the pseudo-labels keep the model near what the general picker already finds.
+the default schedule, while the pseudo-labels keep the model near what the general picker already finds. Half the
+positive tiles still centre on the hand labels (``label_tiles``), and the saved weights are the mean of the last
+epochs' (``average_last``), mixed with the starting ones (``mix_start``).
 """
 
 from __future__ import annotations
