@@ -163,6 +163,18 @@ def test_fine_tuning_defaults_depend_on_the_starting_weights():
     assert (mine.average_last, mine.label_tiles) == (1, 0.25)
 
 
+def test_pick_train_help_states_the_few_label_threshold():
+    from click.testing import CliRunner
+
+    from fewlabel.cli import pick as cli_pick
+    from fewlabel.cli.main import cli
+    from fewlabel.pick.train import PSEUDO_LABELS_BELOW
+
+    assert cli_pick.FEW_LABELS == PSEUDO_LABELS_BELOW
+    text = " ".join(CliRunner().invoke(cli, ["pick", "train", "--help"]).output.split())
+    assert text.count(f"fewer than {PSEUDO_LABELS_BELOW} labeled") == 4
+
+
 def test_frozen_trunk_epochs_train_only_the_classifier(blobs, start_state, tmp_path):
     images, names, labeled, *_ = blobs
     quiet = dict(progress=False, log=lambda m: None, init_state=start_state)

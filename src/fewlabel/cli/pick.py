@@ -29,6 +29,9 @@ from fewlabel.cli.scale_options import scale_options
 
 from fewlabel.errors import InputError
 
+#: fewlabel.pick.train.PSEUDO_LABELS_BELOW, for the help texts without importing torch (a test keeps them equal)
+FEW_LABELS = 40
+
 
 @click.group(name="pick", help=__doc__)
 def group() -> None:
@@ -79,22 +82,22 @@ def _torch_setup(device: str) -> str:
 @click.option("--pseudo-labels", type=float, default=None, metavar="FRACTION",
               help="Add the starting model's top picks on the training micrographs as positives, this fraction of "
                    "the expected particle count; keeps few labels from being overfit [default: 0.5 from the general "
-                   "picker with fewer than 100 labeled particles (fewlabel.pick.train.FINE_TUNE), else 0].")
+                   f"picker with fewer than {FEW_LABELS} labeled particles (fewlabel.pick.train.FINE_TUNE), else 0].")
 @click.option("--freeze-epochs", type=int, default=None,
               help="Epochs at the start that train only the classifier on the general picker's frozen features "
                    "[default: 0].")
 @click.option("--mix-start", type=float, default=None, metavar="FRACTION",
               help="Save (1 - F) x the fine-tuned weights + F x the starting weights (weight-space ensembling); "
                    "keeps what the general picker finds when a few labels say little [default: 0.5 from the "
-                   "general picker with fewer than 100 labeled particles, else 0].")
+                   f"general picker with fewer than {FEW_LABELS} labeled particles, else 0].")
 @click.option("--average-last", type=int, default=None, metavar="K",
               help="Save the mean of the weights after each of the last K epochs (stochastic weight averaging; 1 = "
-                   "the last epoch's own) [default: 5 from the general picker with fewer than 100 labeled "
+                   f"the last epoch's own) [default: 5 from the general picker with fewer than {FEW_LABELS} labeled "
                    "particles, else 1].")
 @click.option("--label-tiles", type=float, default=None, metavar="FRACTION",
               help="Centre this fraction of the positive training tiles on hand-labeled particles rather than on "
                    "any positive (pseudo-labels outnumber a few labels) [default: 0.5 from the general picker with "
-                   "fewer than 100 labeled particles, else 0].")
+                   f"fewer than {FEW_LABELS} labeled particles, else 0].")
 @click.option("--no-augment", is_flag=True, help="Turn off random flips/transpositions of training tiles.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")

@@ -125,12 +125,13 @@ FINE_TUNE: dict[str, Any] = {"lr": 5e-4, "pseudo_labels": 0.5, "freeze_epochs": 
 #: the same fields without fine-tuning help: from random weights, or from the general picker with many labels
 PLAIN: dict[str, Any] = {"pseudo_labels": 0.0, "freeze_epochs": 0, "mix_start": 0.0, "average_last": 1,
                          "label_tiles": 0.0}
-#: FINE_TUNE's pseudo-labels, mixing, averaging and label tiles apply below this many labeled particles only
-#: (averaging and label tiles were measured at 10 labels only): with 100 labels pseudo-labels and mixing pin the
-#: model near the general picker (10x100, pseudo-labels without -> with: EMPIAR-10017 0.774 +- 0.015 -> 0.730 +-
-#: 0.007, 3 seeds; unseen 4E43 0.808 -> 0.762, 2 seeds; same benchmark). Between 10 and 100 labels nothing was
-#: measured.
-PSEUDO_LABELS_BELOW = 100
+#: FINE_TUNE's pseudo-labels, mixing, averaging and label tiles apply below this many labeled particles only: they
+#: pin the model near the general picker, which helps while the labels say less than its picks, and holds it back
+#: once they say more. Test AUPRC, 10x100, tta, label draws 0 / 1 / 2, FINE_TUNE vs PLAIN (mean;
+#: benchmarks/results/pick_session10.md): 20 labels unseen 4E43 0.795 vs 0.779, EMPIAR-10017 0.769 vs 0.728;
+#: 30: 0.801 vs 0.802, 0.771 vs 0.764; 40: 0.802 vs 0.810, 0.771 vs 0.777; 50: 0.800 vs 0.826, 0.771 vs 0.787;
+#: 100 (session 8): pseudo-labels without -> with, EMPIAR-10017 0.774 -> 0.730, unseen 0.808 -> 0.762.
+PSEUDO_LABELS_BELOW = 40
 
 
 def resolve_defaults(config: TrainConfig, n_labeled: int | None = None) -> TrainConfig:
