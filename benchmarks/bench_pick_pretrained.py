@@ -124,9 +124,9 @@ def run_general(ds: dict, downsample: float | None, scorings: tuple[bool, ...] =
 #: fine-tuning settings a row is labelled with when they differ from these (pick train before issue #8's
 #: fine-tuning work: lr 5e-4, no pseudo-labels, nothing frozen), so labels never change meaning with the defaults
 LEGACY = {"lr": 5e-4, "pseudo_labels": 0.0, "freeze_epochs": 0, "mix_start": 0.0, "lr_decay": "constant",
-          "keep_bn_stats": False, "average_last": 1, "label_tiles": 0.0}
+          "keep_bn_stats": False, "average_last": 1, "label_tiles": 0.0, "distill": 0.0}
 SHORT = {"lr": "lr", "pseudo_labels": "pseudo", "freeze_epochs": "freeze", "mix_start": "mix", "lr_decay": "decay",
-         "keep_bn_stats": "bn", "average_last": "swa", "label_tiles": "lt"}
+         "keep_bn_stats": "bn", "average_last": "swa", "label_tiles": "lt", "distill": "kd"}
 
 
 def _short(value) -> str:
@@ -336,6 +336,8 @@ def main(argv=None) -> None:
     ap.add_argument("--label-tiles", type=float, default=None,
                     help="fraction of positive tiles centred on hand labels rather than any positive "
                          "(default: pick train's)")
+    ap.add_argument("--distill", type=float, default=None,
+                    help="weight of distillation from the starting model on unlabeled pixels (default: pick train's)")
     ap.add_argument("--scoring", choices=["both", "tta", "plain"], default="both",
                     help="test scores of each trained model: averaged over rotations/mirrors as pick extract's "
                          "default (tta), one orientation (plain, --no-tta), or both as two rows")
@@ -360,7 +362,7 @@ def main(argv=None) -> None:
     overrides = {k: v for k, v in (("lr", args.lr), ("pseudo_labels", args.pseudo), ("units", args.units),
                                    ("freeze_epochs", args.freeze_epochs), ("mix_start", args.mix_start),
                                    ("lr_decay", args.lr_decay), ("average_last", args.average_last),
-                                   ("label_tiles", args.label_tiles),
+                                   ("label_tiles", args.label_tiles), ("distill", args.distill),
                                    ("keep_bn_stats",
                                     None if args.keep_bn_stats is None else args.keep_bn_stats == "yes"))
                  if v is not None}

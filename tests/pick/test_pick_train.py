@@ -358,3 +358,37 @@ def test_label_tiles_trains_from_the_labels_among_pseudo_labels_and_is_checked(b
     with pytest.raises(InputError, match="label_tiles"):
         train_picker(images, names, labeled, replace(cfg, label_tiles=1.5), tmp_path / "x.pt", **quiet)
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_distill_pulls_towards_the_starting_model_and_resumes_alike(blobs, start_state, tmp_path):
+    images, names, labeled, *_ = blobs
+    quiet = dict(progress=False, log=lambda m: None, init_state=start_state)
+    cfg = small_config(init="general_picker", epochs=2, steps_per_epoch=6, pseudo_labels=0.0, mix_start=0.0,
+                       average_last=1, label_tiles=0.0)
+    train_picker(images, names, labeled, cfg, tmp_path / "plain.pt", **quiet)
+    train_picker(images, names, labeled, replace(cfg, distill=1.0), tmp_path / "kd.pt", **quiet)
+    plain, kd = _state(tmp_path / "plain.pt"), _state(tmp_path / "kd.pt")
+    assert not all(torch.equal(plain[k], kd[k]) for k in kd)  # the extra term changes training
+    weights = [k for k in kd if k.endswith("weight")]
+
+    def distance(state):
+        return sum(float((state[k] - start_state[k]).pow(2).sum()) for k in weights)
+
+    strong = replace(cfg, distill=100.0)
+    train_picker(images, names, labeled, strong, tmp_path / "strong.pt", **quiet)
+    assert distance(_state(tmp_path / "strong.pt")) < distance(plain)  # a heavy weight stays nearer the start
+    # resume: the teacher is the starting model again, not the resumed weights
+    train_picker(images, names, labeled, replace(strong, epochs=1), tmp_path / "r.pt", **quiet)
+    train_picker(images, names, labeled, strong, tmp_path / "r.pt", resume=True, **quiet)
+    r = _state(tmp_path / "r.pt")
+    assert all(torch.equal(r[k], v) for k, v in _state(tmp_path / "strong.pt").items())
+
+
+def test_distill_needs_starting_weights_and_a_non_negative_weight(blobs, start_state, tmp_path):
+    images, names, labeled, *_ = blobs
+    with pytest.raises(InputError, match="starting weights"):
+        train_picker(images, names, labeled, small_config(distill=1.0), tmp_path / "a.pt", progress=False,
+                     log=lambda m: None)
+    with pytest.raises(InputError, match="negative"):
+        train_picker(images, names, labeled, small_config(init="general_picker", distill=-1.0), tmp_path / "b.pt",
+                     progress=False, log=lambda m: None, init_state=start_state)

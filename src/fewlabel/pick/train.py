@@ -29,6 +29,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 
 from fewlabel.checkpoint import load_checkpoint, save_checkpoint
 from fewlabel.errors import InputError
@@ -92,6 +93,11 @@ class TrainConfig:
     #: positive (pseudo-labels included, which outnumber 10 labels 24 to 1 or more). 0 = all alike; None: as
     #: pseudo_labels
     label_tiles: float | None = None
+    #: weight of a distillation term: on unlabeled pixels the model is pulled towards the starting model's
+    #: probabilities (binary cross-entropy with its soft scores as targets; "learning without forgetting", Li and
+    #: Hoiem 2017): a soft, everywhere version of pseudo-labels (needs starting weights; one extra forward pass of
+    #: the frozen starting model per step). 0 = off; None: as pseudo_labels
+    distill: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -121,10 +127,10 @@ SCRATCH_LR = 5e-4
 #: draws, 10 labels, tta, both vs neither: unseen 4E43 0.798 +- 0.010 vs 0.790 +- 0.009, EMPIAR-10017 0.771 +- 0.005
 #: vs 0.765 +- 0.004 (8 of the 10 draws up).
 FINE_TUNE: dict[str, Any] = {"lr": 5e-4, "pseudo_labels": 0.5, "freeze_epochs": 0, "mix_start": 0.5,
-                             "average_last": 5, "label_tiles": 0.5}
+                             "average_last": 5, "label_tiles": 0.5, "distill": 0.0}
 #: the same fields without fine-tuning help: from random weights, or from the general picker with many labels
 PLAIN: dict[str, Any] = {"pseudo_labels": 0.0, "freeze_epochs": 0, "mix_start": 0.0, "average_last": 1,
-                         "label_tiles": 0.0}
+                         "label_tiles": 0.0, "distill": 0.0}
 #: FINE_TUNE's pseudo-labels, mixing, averaging and label tiles apply below this many labeled particles only: they
 #: pin the model near the general picker, which helps while the labels say less than its picks, and holds it back
 #: once they say more. Test AUPRC, 10x100, tta, label draws 0 / 1 / 2, FINE_TUNE vs PLAIN (mean;
@@ -136,7 +142,7 @@ PSEUDO_LABELS_BELOW = 40
 
 def resolve_defaults(config: TrainConfig, n_labeled: int | None = None) -> TrainConfig:
     """``config`` with every None fine-tuning field (lr, pseudo_labels, freeze_epochs, mix_start, average_last,
-    label_tiles) set for its ``init`` and, from the general picker, the number of labeled particles (None: as if
+    label_tiles, distill) set for its ``init`` and, from the general picker, the number of labeled particles (None: as if
     few): :data:`FINE_TUNE` below :data:`PSEUDO_LABELS_BELOW`, else :data:`PLAIN` but for the learning rate."""
     from dataclasses import replace
 
@@ -303,8 +309,11 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
 
     output = Path(output)
     config = resolve_defaults(config, len(labeled))
-    if (config.pseudo_labels or config.freeze_epochs or config.mix_start) and init_state is None:
-        raise InputError(None, "pseudo-labels, a frozen trunk and mixing need starting weights (the general picker)")
+    if (config.pseudo_labels or config.freeze_epochs or config.mix_start or config.distill) and init_state is None:
+        raise InputError(None, "pseudo-labels, a frozen trunk, mixing and distillation need starting weights "
+                               "(the general picker)")
+    if config.distill < 0:
+        raise InputError(None, f"distill = {config.distill:g} is negative")
     learning_rate(config, 0)  # an unknown lr_decay fails here, before any work
     if not 0 <= config.mix_start <= 1:
         raise InputError(None, f"mix_start = {config.mix_start:g} is not between 0 and 1")
@@ -355,6 +364,10 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
     # the starting weights, for mix_start (taken before a resumed state replaces them)
     start = ({k: v.detach().clone() for k, v in model.state_dict().items()}
              if config.mix_start and init_state is not None else None)
+    teacher = None  # the frozen starting model, for distill
+    if config.distill and init_state is not None:
+        teacher = copy.deepcopy(model).eval()
+        teacher.requires_grad_(False)
     pseudo: list[list[list[float]]] | None = None
     window: list[dict[str, torch.Tensor]] = []  # weights after each of the last average_last epochs
     if resume:
@@ -461,6 +474,11 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
                 z_unl = logits[torch.from_numpy(unl).to(device)]
                 z_unl = z_unl[torch.randperm(z_unl.numel(), device=z_unl.device)]
                 loss = pu_loss(config.objective, z_pos, z_unl, config.pi, config.slack, config.binomial_group)
+                if teacher is not None:
+                    unl_t = torch.from_numpy(unl).to(device)
+                    with torch.no_grad():
+                        target = torch.sigmoid(teacher(x_t)[unl_t])
+                    loss = loss + config.distill * F.binary_cross_entropy_with_logits(logits[unl_t], target)
                 if h is not None:
                     loss = loss + config.autoencoder * autoencoder_loss(model.decoder(h), x_t)
                 opt.zero_grad()
