@@ -98,6 +98,9 @@ def _torch_setup(device: str) -> str:
               help="Centre this fraction of the positive training tiles on hand-labeled particles rather than on "
                    "any positive (pseudo-labels outnumber a few labels) [default: 0.5 from the general picker with "
                    f"fewer than {FEW_LABELS} labeled particles, else 0].")
+@click.option("--distill", type=float, default=None, metavar="WEIGHT",
+              help="Also pull the model towards the starting model's scores on unlabeled pixels, with this weight "
+                   "(distillation; needs the general picker) [default: 0].")
 @click.option("--no-augment", is_flag=True, help="Turn off random flips/transpositions of training tiles.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
@@ -108,8 +111,8 @@ def _torch_setup(device: str) -> str:
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Model file (.pt).")
 def train(micrographs, picks_path, radius, expected, pi, downsample, objective, autoencoder, model_name,
           units, epochs, steps_per_epoch, particle_radius, validation_fraction, normalize, max_micrographs, lr,
-          pseudo_labels, freeze_epochs, mix_start, average_last, label_tiles, no_augment, seed, device, pretrained,
-          resume, output):
+          pseudo_labels, freeze_epochs, mix_start, average_last, label_tiles, distill, no_augment, seed, device,
+          pretrained, resume, output):
     """Train a picker from labeled positives and unlabeled micrographs."""
     import numpy as np
     import torch
@@ -167,7 +170,7 @@ def train(micrographs, picks_path, radius, expected, pi, downsample, objective, 
                          objective=objective, autoencoder=autoencoder, epochs=epochs,
                          steps_per_epoch=steps_per_epoch, lr=lr, pseudo_labels=pseudo_labels,
                          freeze_epochs=freeze_epochs, mix_start=mix_start, average_last=average_last,
-                         label_tiles=label_tiles, augment=not no_augment, nms_radius=particle_radius, seed=seed,
+                         label_tiles=label_tiles, distill=distill, augment=not no_augment, nms_radius=particle_radius, seed=seed,
                          init=init, extra={"expected": expected, "micrographs": str(micrographs), "picks": str(picks_path)})
     if validation_fraction is None:
         validation_fraction = default_validation_fraction(len(labeled_ds))
