@@ -366,7 +366,10 @@ def test_distill_pulls_towards_the_starting_model_and_resumes_alike(blobs, start
     cfg = small_config(init="general_picker", epochs=2, steps_per_epoch=6, pseudo_labels=0.0, mix_start=0.0,
                        average_last=1, label_tiles=0.0)
     train_picker(images, names, labeled, cfg, tmp_path / "plain.pt", **quiet)
-    train_picker(images, names, labeled, replace(cfg, distill=1.0), tmp_path / "kd.pt", **quiet)
+    msgs = []
+    train_picker(images, names, labeled, replace(cfg, distill=1.0), tmp_path / "kd.pt",
+                 **{**quiet, "log": msgs.append})
+    assert any("distilled from them with weight 1" in m for m in msgs), msgs
     plain, kd = _state(tmp_path / "plain.pt"), _state(tmp_path / "kd.pt")
     assert not all(torch.equal(plain[k], kd[k]) for k in kd)  # the extra term changes training
     weights = [k for k in kd if k.endswith("weight")]

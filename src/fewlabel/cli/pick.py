@@ -170,7 +170,8 @@ def train(micrographs, picks_path, radius, expected, pi, downsample, objective, 
                          objective=objective, autoencoder=autoencoder, epochs=epochs,
                          steps_per_epoch=steps_per_epoch, lr=lr, pseudo_labels=pseudo_labels,
                          freeze_epochs=freeze_epochs, mix_start=mix_start, average_last=average_last,
-                         label_tiles=label_tiles, distill=distill, augment=not no_augment, nms_radius=particle_radius, seed=seed,
+                         label_tiles=label_tiles, distill=distill, augment=not no_augment,
+                         nms_radius=particle_radius, seed=seed,
                          init=init, extra={"expected": expected, "micrographs": str(micrographs), "picks": str(picks_path)})
     if validation_fraction is None:
         validation_fraction = default_validation_fraction(len(labeled_ds))

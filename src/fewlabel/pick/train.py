@@ -435,7 +435,7 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
     if init_state is not None:
         log(f"fine-tuning from {config.init}: lr {config.lr:g}, pseudo-labels {config.pseudo_labels:g} x expected "
             f"count, trunk frozen for {config.freeze_epochs} epoch(s), saved weights mixed {config.mix_start:g} "
-            "with the starting ones")
+            "with the starting ones" + (f", distilled from them with weight {config.distill:g}" if teacher else ""))
     log(f"training {config.model} (receptive field {rf} px at /{ds}) with {config.objective}, pi={config.pi:.4g}, "
         f"{len(train_idx)} training / {len(validation)} validation micrographs, "
         f"{int(sum(m.sum() for m in masks))} positive pixels"
