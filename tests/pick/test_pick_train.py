@@ -347,13 +347,20 @@ def test_average_last_saves_the_mean_of_the_last_epochs_and_resumes_to_it(blobs,
     assert not (tmp_path / "x.pt").exists()
 
 
+def _fine_tuned(blobs, start_state, config, path, **kw):
+    """The saved weights of ``config`` fine-tuned from ``start_state`` on the blobs, quietly."""
+    images, names, labeled, *_ = blobs
+    train_picker(images, names, labeled, config, path, **{"progress": False, "log": lambda m: None,
+                                                          "init_state": start_state, **kw})
+    return _state(path)
+
+
 def test_label_tiles_trains_from_the_labels_among_pseudo_labels_and_is_checked(blobs, start_state, tmp_path):
     images, names, labeled, *_ = blobs
     quiet = dict(progress=False, log=lambda m: None, init_state=start_state)
     cfg = small_config(init="general_picker", epochs=1, steps_per_epoch=4, pseudo_labels=0.5, mix_start=0.0)
-    train_picker(images, names, labeled, replace(cfg, label_tiles=0.0), tmp_path / "a.pt", **quiet)
-    train_picker(images, names, labeled, replace(cfg, label_tiles=0.5), tmp_path / "b.pt", **quiet)
-    a, b = _state(tmp_path / "a.pt"), _state(tmp_path / "b.pt")
+    a = _fine_tuned(blobs, start_state, replace(cfg, label_tiles=0.0), tmp_path / "a.pt")
+    b = _fine_tuned(blobs, start_state, replace(cfg, label_tiles=0.5), tmp_path / "b.pt")
     assert not torch.equal(a["classifier.weight"], b["classifier.weight"])  # other tiles were drawn
     with pytest.raises(InputError, match="label_tiles"):
         train_picker(images, names, labeled, replace(cfg, label_tiles=1.5), tmp_path / "x.pt", **quiet)
@@ -361,16 +368,12 @@ def test_label_tiles_trains_from_the_labels_among_pseudo_labels_and_is_checked(b
 
 
 def test_distill_pulls_towards_the_starting_model_and_resumes_alike(blobs, start_state, tmp_path):
-    images, names, labeled, *_ = blobs
-    quiet = dict(progress=False, log=lambda m: None, init_state=start_state)
     cfg = small_config(init="general_picker", epochs=2, steps_per_epoch=6, pseudo_labels=0.0, mix_start=0.0,
                        average_last=1, label_tiles=0.0)
-    train_picker(images, names, labeled, cfg, tmp_path / "plain.pt", **quiet)
+    plain = _fine_tuned(blobs, start_state, cfg, tmp_path / "plain.pt")
     msgs = []
-    train_picker(images, names, labeled, replace(cfg, distill=1.0), tmp_path / "kd.pt",
-                 **{**quiet, "log": msgs.append})
+    kd = _fine_tuned(blobs, start_state, replace(cfg, distill=1.0), tmp_path / "kd.pt", log=msgs.append)
     assert any("distilled from them with weight 1" in m for m in msgs), msgs
-    plain, kd = _state(tmp_path / "plain.pt"), _state(tmp_path / "kd.pt")
     assert not all(torch.equal(plain[k], kd[k]) for k in kd)  # the extra term changes training
     weights = [k for k in kd if k.endswith("weight")]
 
@@ -378,13 +381,12 @@ def test_distill_pulls_towards_the_starting_model_and_resumes_alike(blobs, start
         return sum(float((state[k] - start_state[k]).pow(2).sum()) for k in weights)
 
     strong = replace(cfg, distill=100.0)
-    train_picker(images, names, labeled, strong, tmp_path / "strong.pt", **quiet)
-    assert distance(_state(tmp_path / "strong.pt")) < distance(plain)  # a heavy weight stays nearer the start
+    heavy = _fine_tuned(blobs, start_state, strong, tmp_path / "strong.pt")
+    assert distance(heavy) < distance(plain)  # a heavy weight stays nearer the start
     # resume: the teacher is the starting model again, not the resumed weights
-    train_picker(images, names, labeled, replace(strong, epochs=1), tmp_path / "r.pt", **quiet)
-    train_picker(images, names, labeled, strong, tmp_path / "r.pt", resume=True, **quiet)
-    r = _state(tmp_path / "r.pt")
-    assert all(torch.equal(r[k], v) for k, v in _state(tmp_path / "strong.pt").items())
+    _fine_tuned(blobs, start_state, replace(strong, epochs=1), tmp_path / "r.pt")
+    r = _fine_tuned(blobs, start_state, strong, tmp_path / "r.pt", resume=True)
+    assert all(torch.equal(r[k], v) for k, v in heavy.items())
 
 
 def test_distill_needs_starting_weights_and_a_non_negative_weight(blobs, start_state, tmp_path):

@@ -33,6 +33,11 @@ from fewlabel.errors import InputError
 FEW_LABELS = 40
 
 
+def few_label_default(few: str, many: str) -> str:
+    """The help suffix of a fine-tuning option whose default depends on the label count."""
+    return f"[default: {few} from the general picker with fewer than {FEW_LABELS} labeled particles, else {many}]."
+
+
 @click.group(name="pick", help=__doc__)
 def group() -> None:
     pass
@@ -81,23 +86,20 @@ def _torch_setup(device: str) -> str:
                    "(fewlabel.pick.train.SCRATCH_LR / FINE_TUNE)].")
 @click.option("--pseudo-labels", type=float, default=None, metavar="FRACTION",
               help="Add the starting model's top picks on the training micrographs as positives, this fraction of "
-                   "the expected particle count; keeps few labels from being overfit [default: 0.5 from the general "
-                   f"picker with fewer than {FEW_LABELS} labeled particles (fewlabel.pick.train.FINE_TUNE), else 0].")
+                   "the expected particle count; keeps few labels from being overfit (fewlabel.pick.train.FINE_TUNE) "
+                   + few_label_default("0.5", "0"))
 @click.option("--freeze-epochs", type=int, default=None,
               help="Epochs at the start that train only the classifier on the general picker's frozen features "
                    "[default: 0].")
 @click.option("--mix-start", type=float, default=None, metavar="FRACTION",
               help="Save (1 - F) x the fine-tuned weights + F x the starting weights (weight-space ensembling); "
-                   "keeps what the general picker finds when a few labels say little [default: 0.5 from the "
-                   f"general picker with fewer than {FEW_LABELS} labeled particles, else 0].")
+                   "keeps what the general picker finds when a few labels say little " + few_label_default("0.5", "0"))
 @click.option("--average-last", type=int, default=None, metavar="K",
               help="Save the mean of the weights after each of the last K epochs (stochastic weight averaging; 1 = "
-                   f"the last epoch's own) [default: 5 from the general picker with fewer than {FEW_LABELS} labeled "
-                   "particles, else 1].")
+                   "the last epoch's own) " + few_label_default("5", "1"))
 @click.option("--label-tiles", type=float, default=None, metavar="FRACTION",
               help="Centre this fraction of the positive training tiles on hand-labeled particles rather than on "
-                   "any positive (pseudo-labels outnumber a few labels) [default: 0.5 from the general picker with "
-                   f"fewer than {FEW_LABELS} labeled particles, else 0].")
+                   "any positive (pseudo-labels outnumber a few labels) " + few_label_default("0.5", "0"))
 @click.option("--distill", type=float, default=None, metavar="WEIGHT",
               help="Also pull the model towards the starting model's scores on unlabeled pixels, with this weight "
                    "(distillation; needs the general picker) [default: 0].")

@@ -471,11 +471,11 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
                 else:
                     logits, h = model(x_t), None
                 z_pos = logits[torch.from_numpy(pos).to(device)]
-                z_unl = logits[torch.from_numpy(unl).to(device)]
+                unl_t = torch.from_numpy(unl).to(device)
+                z_unl = logits[unl_t]
                 z_unl = z_unl[torch.randperm(z_unl.numel(), device=z_unl.device)]
                 loss = pu_loss(config.objective, z_pos, z_unl, config.pi, config.slack, config.binomial_group)
                 if teacher is not None:
-                    unl_t = torch.from_numpy(unl).to(device)
                     with torch.no_grad():
                         target = torch.sigmoid(teacher(x_t)[unl_t])
                     loss = loss + config.distill * F.binary_cross_entropy_with_logits(logits[unl_t], target)
