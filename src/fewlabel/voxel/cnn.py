@@ -48,6 +48,11 @@ probability) as its loss weight, instead of confident grids with hard labels (``
 then unused; the class-balanced draw counts a grid in its most probable class); with ``soft_keep="select"`` the soft
 targets go only to the grids that ``threshold`` and ``pseudo_select`` pick (distillation on the confident grids).
 
+``members`` > 1 trains that many networks the same way with seeds ``seed``, ``seed + 1``, ... and predicts with
+the mean of their probabilities (a deep ensemble, :class:`~fewlabel.voxel.nets.ProbabilityAverage`); member 0 is
+the network a single-member fit trains. In self-training the members are the students of one teacher (so a cached
+teacher stays valid), in the last round only. Fit and prediction cost ``members`` times as much.
+
 ``init="autoencoder"`` (strided network only) first trains the convolutional trunk as an autoencoder
 (a small transposed-conv decoder, occupancy BCE) on the labeled + unlabeled grids for ``init_epochs``
 epochs, with the training augmentation, and starts every network of the fit (teacher, student) from it.
@@ -133,7 +138,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                  pseudo_select: str = "threshold", teacher_cache: str | None = None,
                  init: str = "none", init_epochs: int = 10, ema: float | None = None,
                  student_width: int | None = None, mixup: float = 0.0, soft_pseudo: float | None = None,
-                 soft_keep: str = "all",
+                 soft_keep: str = "all", members: int = 1,
                  val_fraction: float = 0.1, patience: int = 8, seed: int = 0, device: str = "cpu",
                  checkpoint: str | None = None, resume: bool = False):
         self.epochs = epochs
@@ -165,6 +170,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         self.mixup = mixup
         self.soft_pseudo = soft_pseudo
         self.soft_keep = soft_keep
+        self.members = members
         self.val_fraction = val_fraction
         self.patience = patience
         self.seed = seed
@@ -247,6 +253,8 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
             raise InputError(None, f"soft_pseudo must be a temperature > 0 or None, got {self.soft_pseudo}")
         if self.soft_keep not in ("all", "select"):
             raise InputError(None, f"unknown soft_keep {self.soft_keep!r} (use all, select)")
+        if int(self.members) < 1:
+            raise InputError(None, f"members must be >= 1, got {self.members}")
         self.grid_size_ = X.shape[1]
         self.__dict__.pop("tta_", None)  # chosen again after this fit
         self.classes_, y_all = np.unique(y, return_inverse=True)
@@ -259,7 +267,8 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                 [Xtr, X_unlabeled.astype(Xtr.dtype, copy=False)]))
         use_unlabeled = X_unlabeled is not None and self.lambda_u > 0
         if not (use_unlabeled and self.semi == "self-training"):
-            self._train(Xtr, y_idx, Xva, yva, X_unlabeled if use_unlabeled else None, self.checkpoint, ema=self.ema)
+            self._train_members(Xtr, y_idx, Xva, yva, X_unlabeled if use_unlabeled else None, self.checkpoint,
+                                ema=self.ema)
             return self._choose_tta(Xva, yva)
         # self-training: a teacher on the labeled grids pseudo-labels the confident unlabeled grids
         # (probabilities averaged over the test-time views); a fresh student trains on both.
@@ -307,9 +316,10 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                   f"{self.pseudo_counts_[-1]}; student on {len(Xtr) + len(keep)} grids", flush=True)
             ck = self.checkpoint if r == int(self.rounds) - 1 or self.checkpoint is None \
                 else f"{self.checkpoint}.round{r + 1}"
-            self._train(np.concatenate([Xtr, X_unlabeled[keep].astype(Xtr.dtype, copy=False)]),
-                        np.concatenate([y_idx, pseudo[keep]]), Xva, yva, None, ck, noisy=self.student_strong,
-                        ema=self.ema, width=self.student_width, mixup=float(self.mixup), soft=soft)
+            train = self._train_members if r == int(self.rounds) - 1 else self._train
+            train(np.concatenate([Xtr, X_unlabeled[keep].astype(Xtr.dtype, copy=False)]),
+                  np.concatenate([y_idx, pseudo[keep]]), Xva, yva, None, ck, noisy=self.student_strong,
+                  ema=self.ema, width=self.student_width, mixup=float(self.mixup), soft=soft)
         if len(self.pseudo_labeled_) == 1:
             self.pseudo_labeled_, self.pseudo_counts_ = self.pseudo_labeled_[0], self.pseudo_counts_[0]
         return self._choose_tta(Xva, yva)
@@ -354,7 +364,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
 
         student_only = ("student_strong", "rounds", "pseudo_select", "threshold", "checkpoint", "resume",
                         "device", "teacher_cache", "tta", "epochs", "teacher_epochs", "ema", "student_width",
-                        "mixup", "soft_pseudo", "soft_keep")
+                        "mixup", "soft_pseudo", "soft_keep", "members")
         params = {k: v for k, v in self.get_params().items() if k not in student_only}
         params["teacher_epochs"] = int(self.epochs if self.teacher_epochs is None else self.teacher_epochs)
         h = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
@@ -397,14 +407,35 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
               f"averaging {'on' if self.tta_ else 'off'}", flush=True)
         return self
 
+    def _train_members(self, Xtr, y_idx, Xva, yva, X_unlabeled, checkpoint, **options):
+        """``_train`` once per member (seeds ``seed``, ``seed + 1``, ...); ``model_`` becomes their average.
+        Member k > 0 checkpoints to ``CHECKPOINT.member<k>``, so a resumed fit resumes every member."""
+        from fewlabel.voxel.nets import ProbabilityAverage
+
+        n = int(self.members)
+        if n == 1:
+            return self._train(Xtr, y_idx, Xva, yva, X_unlabeled, checkpoint, **options)
+        nets, best_epochs = [], []
+        for k in range(n):
+            print(f"ensemble member {k + 1}/{n} (seed {int(self.seed) + k})", flush=True)
+            ck = checkpoint if k == 0 or checkpoint is None else f"{checkpoint}.member{k}"
+            self._train(Xtr, y_idx, Xva, yva, X_unlabeled, ck, seed=int(self.seed) + k, **options)
+            nets.append(self.model_)
+            best_epochs.append(self.best_epoch_)
+        self.model_ = ProbabilityAverage(nets).eval()
+        self.best_epoch_ = best_epochs
+        return self
+
     def _train(self, Xtr, y_idx, Xva, yva, X_unlabeled, checkpoint, noisy: bool = False, epochs: int | None = None,
-               ema: float | None = None, width: int | None = None, mixup: float = 0.0, soft=None):
+               ema: float | None = None, width: int | None = None, mixup: float = 0.0, soft=None,
+               seed: int | None = None):
         """One training run (FixMatch when ``X_unlabeled`` is given); keeps the best validation epoch.
         ``noisy``: the training grids get the strong augmentation (noisy student); ``epochs``: default ``self.epochs``;
         ``ema``: validate and keep the moving average of the weights with this decay (see the module docstring);
         ``width``: the network's width (default ``self.width``); ``mixup``: Beta parameter of batch mixup (0 = off);
         ``soft``: (targets (n, classes), weights (n,)) for the n training grids instead of the hard ``y_idx`` (which
-        then only serves the class-balanced draw). ``mixup`` and ``soft`` need ``X_unlabeled=None``."""
+        then only serves the class-balanced draw); ``seed``: default ``self.seed``. ``mixup`` and ``soft`` need
+        ``X_unlabeled=None``."""
         import torch
         from torch import nn
         from tqdm import tqdm
@@ -413,9 +444,10 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         from fewlabel.voxel.nets import (WeightEMA, augment, mix_batch, recompute_batch_norm, soft_cross_entropy,
                                          to_tensor)
 
-        torch.manual_seed(self.seed)
-        gen = torch.Generator().manual_seed(self.seed)
-        rng = np.random.default_rng(self.seed)
+        seed = int(self.seed if seed is None else seed)
+        torch.manual_seed(seed)
+        gen = torch.Generator().manual_seed(seed)
+        rng = np.random.default_rng(seed)
         dev = self.device
         self.model_ = self._build(width).to(dev)
         self.net_width_ = int(self.width if width is None else width)
@@ -440,8 +472,8 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                 best = ts.get("best", best)
                 if avg is not None and ts.get("ema"):
                     avg.load(ts["ema"])
-                gen.manual_seed(self.seed + start)
-                rng = np.random.default_rng(self.seed + start)
+                gen.manual_seed(seed + start)
+                rng = np.random.default_rng(seed + start)
                 print(f"resuming CNN training at epoch {start + 1}")
         yt = torch.from_numpy(y_idx.astype(np.int64))
         n_classes = len(self.classes_)
@@ -570,7 +602,13 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         if config.get("tta_chosen") is not None:
             est.tta_ = bool(config["tta_chosen"])
         est.net_width_ = int(config.get("net_width") or est.width)  # a wider student: its own width
-        est.model_ = est._build(est.net_width_)
+        n = int(params.get("members", 1))
+        if n == 1:
+            est.model_ = est._build(est.net_width_)
+        else:
+            from fewlabel.voxel.nets import ProbabilityAverage
+
+            est.model_ = ProbabilityAverage([est._build(est.net_width_) for _ in range(n)])
         est.model_.load_state_dict(state_dict)
         est.model_.eval()
         return est

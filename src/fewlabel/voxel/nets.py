@@ -296,6 +296,22 @@ class DeepStridedVoxCNN(StridedVoxCNN):
 ARCHS = {"voxnet": VoxCNN, "strided": StridedVoxCNN, "deep": DeepStridedVoxCNN}
 
 
+class ProbabilityAverage(nn.Module):
+    """Ensemble of classifiers trained apart: the log of the mean of their softmax probabilities.
+
+    ``softmax`` of the output is the members' mean probability, so the ensemble stands wherever one
+    network's logits are used (prediction, test-time views, validation, saving as one state dict).
+    """
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probs = torch.stack([torch.softmax(m(x), 1) for m in self.members]).mean(0)
+        return torch.log(probs.clamp_min(1e-12))
+
+
 class TrunkAE(nn.Module):
     """Autoencoder around a :class:`StridedVoxCNN` trunk (its conv layers, before the pooling), for
     initialising the classifier from unlabeled grids: two transposed convs (x2 each) back to the grid."""
