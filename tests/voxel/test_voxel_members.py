@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -62,3 +64,17 @@ def test_members_below_one_is_refused(geo):
     X, y, _, _ = geo
     with pytest.raises(InputError, match="members must be >= 1"):
         SemiSupervisedCNN(members=0, **KW).fit(X, y)
+
+
+def test_cli_fit_members_saves_an_ensemble_that_predict_reloads(tmp_path, cli_runner):
+    g = tmp_path / "g.npz"
+    code, _, _ = cli_runner("simulate", "volumes", "geometries", "-o", g, "--n-samples", "30", "--size", "10")
+    assert code == 0
+    code, out, _ = cli_runner("voxel", "fit", "--grids", g, "--method", "cnn", "--members", "2", "--epochs", "1",
+                              "--batch-size", "8", "-o", tmp_path / "m")
+    assert code == 0 and "ensemble member 2/2" in out
+    assert json.loads((tmp_path / "m" / "run.json").read_text())["config"]["members"] == 2
+    code, _, _ = cli_runner("voxel", "predict", "--model", tmp_path / "m", "--grids", g, "-o", tmp_path / "p.csv")
+    assert code == 0 and len((tmp_path / "p.csv").read_text().strip().splitlines()) == 31  # header + 30 grids
+    code, _, err = cli_runner("voxel", "fit", "--grids", g, "--method", "cnn", "--members", "0", "-o", tmp_path / "z")
+    assert code == 2 and "members" in err

@@ -165,12 +165,15 @@ def voxelize_cmd(inputs, output, size, voxel_size, centre, padding, extent, mode
 @click.option("--pseudo-select", type=click.Choice(["threshold", "class"]), default="threshold", show_default=True,
               help="cnn self-training: pseudo-label every grid over --threshold, or as many grids shared out by the "
                    "labeled class frequencies (the most confident of each class; rare classes not crowded out).")
+@click.option("--members", default=1, show_default=True, type=click.IntRange(min=1),
+              help="cnn: train this many networks (seeds --seed, --seed + 1, ...; in self-training the students of "
+                   "one teacher) and average their probabilities; fit and predict cost this many times as much.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto|cpu|cuda")
 @click.option("--resume", is_flag=True, help="Continue the torch training from the checkpoint in the model folder.")
 def fit_cmd(grids_path, method, unlabeled_path, output, latent, epochs, batch_size, symmetry, up_views, tta, pose,
             rotations, semi, threshold, class_balance, lr, val_fraction, ensemble_with, cnn_weight, ensemble_teacher,
-            rounds, student_strong, teacher_epochs, pseudo_select, seed, device, resume) -> None:
+            rounds, student_strong, teacher_epochs, pseudo_select, members, seed, device, resume) -> None:
     """Fit a method on labeled (+ unlabeled) grids and save the model folder."""
     import numpy as np
 
@@ -198,7 +201,7 @@ def fit_cmd(grids_path, method, unlabeled_path, output, latent, epochs, batch_si
     if method in ("cnn", "ensemble"):
         options.update(axes=symmetry, semi=semi, class_balance=class_balance, up_views=up_views,
                        tta={"on": True, "off": False}.get(tta, tta), rounds=rounds, student_strong=student_strong,
-                       pseudo_select=pseudo_select)
+                       pseudo_select=pseudo_select, members=members)
         options.update({k: v for k, v in {"threshold": threshold, "lr": lr, "val_fraction": val_fraction,
                                           "teacher_epochs": teacher_epochs}.items() if v is not None})
     if method == "ensemble":
