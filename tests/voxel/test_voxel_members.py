@@ -62,8 +62,24 @@ def test_self_training_members_are_students_of_one_teacher(geo, tmp_path):
 
 def test_members_below_one_is_refused(geo):
     X, y, _, _ = geo
-    with pytest.raises(InputError, match="members must be >= 1"):
+    with pytest.raises(InputError, match="members and teacher_members must be >= 1"):
         SemiSupervisedCNN(members=0, **KW).fit(X, y)
+    with pytest.raises(InputError, match="teacher_members"):
+        SemiSupervisedCNN(teacher_members=0, **KW).fit(X, y)
+
+
+def test_teacher_members_average_the_teachers_and_cache_as_one(geo, tmp_path, capsys):
+    X, y, Xu, _ = geo
+    kw = dict(KW, semi="self-training", threshold=0.0, teacher_members=2, teacher_cache=str(tmp_path / "t.pt"))
+    first = SemiSupervisedCNN(**kw).fit(X, y, Xu)
+    assert "ensemble member 2/2" in capsys.readouterr().out  # two teachers, one student
+    assert not isinstance(first.model_, ProbabilityAverage)
+    again = SemiSupervisedCNN(**kw).fit(X, y, Xu)  # the cached pair of teachers loads
+    assert "teacher loaded" in capsys.readouterr().out
+    for a, b in zip(again.model_.state_dict().values(), first.model_.state_dict().values()):
+        assert torch.equal(a, b)
+    SemiSupervisedCNN(**{**kw, "teacher_members": 1}).fit(X, y, Xu)  # another teacher setting: not reused
+    assert "teacher of other grids or settings" in capsys.readouterr().out
 
 
 def test_cli_fit_members_saves_an_ensemble_that_predict_reloads(tmp_path, cli_runner):

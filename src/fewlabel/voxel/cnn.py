@@ -52,6 +52,8 @@ targets go only to the grids that ``threshold`` and ``pseudo_select`` pick (dist
 the mean of their probabilities (a deep ensemble, :class:`~fewlabel.voxel.nets.ProbabilityAverage`); member 0 is
 the network a single-member fit trains. In self-training the members are the students of one teacher (so a cached
 teacher stays valid), in the last round only. Fit and prediction cost ``members`` times as much.
+``teacher_members`` does the same for the self-training teacher: its pseudo-labels come from the mean probabilities
+of that many teachers (seeds ``seed``, ``seed + 1``, ...).
 
 ``init="autoencoder"`` (strided network only) first trains the convolutional trunk as an autoencoder
 (a small transposed-conv decoder, occupancy BCE) on the labeled + unlabeled grids for ``init_epochs``
@@ -138,7 +140,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
                  pseudo_select: str = "threshold", teacher_cache: str | None = None,
                  init: str = "none", init_epochs: int = 10, ema: float | None = None,
                  student_width: int | None = None, mixup: float = 0.0, soft_pseudo: float | None = None,
-                 soft_keep: str = "all", members: int = 1,
+                 soft_keep: str = "all", members: int = 1, teacher_members: int = 1,
                  val_fraction: float = 0.1, patience: int = 8, seed: int = 0, device: str = "cpu",
                  checkpoint: str | None = None, resume: bool = False):
         self.epochs = epochs
@@ -171,6 +173,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         self.soft_pseudo = soft_pseudo
         self.soft_keep = soft_keep
         self.members = members
+        self.teacher_members = teacher_members
         self.val_fraction = val_fraction
         self.patience = patience
         self.seed = seed
@@ -198,6 +201,14 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         if getattr(self, "trunk_state_", None) is not None:
             net.features.load_state_dict(self.trunk_state_)
         return net.to(memory_format=torch.channels_last_3d)  # faster 3D convs on CPU (oneDNN)
+
+    def _build_members(self, n: int, width: int):
+        """One network (``n`` = 1) or a :class:`~fewlabel.voxel.nets.ProbabilityAverage` of ``n``, to load weights into."""
+        if n == 1:
+            return self._build(width)
+        from fewlabel.voxel.nets import ProbabilityAverage
+
+        return ProbabilityAverage([self._build(width) for _ in range(n)])
 
     def _val_accuracy(self, X, y_idx, model=None) -> float:
         """Accuracy of ``model`` (default the live one) on held-out labeled grids (single view: cheap, and
@@ -253,8 +264,9 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
             raise InputError(None, f"soft_pseudo must be a temperature > 0 or None, got {self.soft_pseudo}")
         if self.soft_keep not in ("all", "select"):
             raise InputError(None, f"unknown soft_keep {self.soft_keep!r} (use all, select)")
-        if int(self.members) < 1:
-            raise InputError(None, f"members must be >= 1, got {self.members}")
+        if int(self.members) < 1 or int(self.teacher_members) < 1:
+            raise InputError(None, f"members and teacher_members must be >= 1, got {self.members}, "
+                                   f"{self.teacher_members}")
         self.grid_size_ = X.shape[1]
         self.__dict__.pop("tta_", None)  # chosen again after this fit
         self.classes_, y_all = np.unique(y, return_inverse=True)
@@ -281,7 +293,8 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         key = self._teacher_key(Xtr, y_idx)
         if not self._load_teacher(key):
             print(f"self-training: teacher on {len(Xtr)} labeled grids", flush=True)
-            self._train(Xtr, y_idx, Xva, yva, None, teacher_ck, epochs=self.teacher_epochs)
+            self._train_members(Xtr, y_idx, Xva, yva, None, teacher_ck, count=self.teacher_members,
+                                epochs=self.teacher_epochs)
             if self.teacher_cache is not None:
                 from fewlabel.checkpoint import save_checkpoint
 
@@ -384,7 +397,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
             print(f"self-training: {self.teacher_cache} is a teacher of other grids or settings; training a new one",
                   flush=True)
             return False
-        self.model_ = self._build()
+        self.model_ = self._build_members(int(self.teacher_members), int(self.width))
         self.model_.load_state_dict(payload["state_dict"])
         self.model_.eval()
         self.net_width_ = int(self.width)
@@ -407,12 +420,13 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
               f"averaging {'on' if self.tta_ else 'off'}", flush=True)
         return self
 
-    def _train_members(self, Xtr, y_idx, Xva, yva, X_unlabeled, checkpoint, **options):
-        """``_train`` once per member (seeds ``seed``, ``seed + 1``, ...); ``model_`` becomes their average.
-        Member k > 0 checkpoints to ``CHECKPOINT.member<k>``, so a resumed fit resumes every member."""
+    def _train_members(self, Xtr, y_idx, Xva, yva, X_unlabeled, checkpoint, count: int | None = None, **options):
+        """``_train`` once per member (``count``, default ``members``; seeds ``seed``, ``seed + 1``, ...); ``model_``
+        becomes their average. Member k > 0 checkpoints to ``CHECKPOINT.member<k>``, so a resumed fit resumes every
+        member."""
         from fewlabel.voxel.nets import ProbabilityAverage
 
-        n = int(self.members)
+        n = int(self.members if count is None else count)
         if n == 1:
             return self._train(Xtr, y_idx, Xva, yva, X_unlabeled, checkpoint, **options)
         nets, best_epochs = [], []
@@ -602,13 +616,7 @@ class SemiSupervisedCNN(ClassifierMixin, BaseEstimator):
         if config.get("tta_chosen") is not None:
             est.tta_ = bool(config["tta_chosen"])
         est.net_width_ = int(config.get("net_width") or est.width)  # a wider student: its own width
-        n = int(params.get("members", 1))
-        if n == 1:
-            est.model_ = est._build(est.net_width_)
-        else:
-            from fewlabel.voxel.nets import ProbabilityAverage
-
-            est.model_ = ProbabilityAverage([est._build(est.net_width_) for _ in range(n)])
+        est.model_ = est._build_members(int(params.get("members", 1)), est.net_width_)
         est.model_.load_state_dict(state_dict)
         est.model_.eval()
         return est
