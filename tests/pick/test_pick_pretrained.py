@@ -215,11 +215,12 @@ def test_cli_train_fine_tuning_options_reach_the_config(shipped, mic_dir, tmp_pa
     assert (cfg["lr"], cfg["pseudo_labels"], cfg["freeze_epochs"]) == (2e-4, 0.5, 1)
     assert (cfg["average_last"], cfg["label_tiles"], cfg["distill"]) == (1, 0.25, 0.5)
     assert "pseudo-labels: the starting model's top" in stdout
-    # a few labels from the general picker: weights averaged over the last epochs, half the tiles on the labels
+    # a few labels from the general picker: distillation, weights averaged over the last epochs, half the tiles
+    # on the labels
     code, stdout, err = cli_runner(*base, "-o", tmp_path / "d.pt")
     assert code == 0, err
     cfg = load_checkpoint(tmp_path / "d.pt", "pick")["config"]
-    assert (cfg["average_last"], cfg["label_tiles"], cfg["distill"]) == (5, 0.5, 0.0)
+    assert (cfg["average_last"], cfg["label_tiles"], cfg["distill"], cfg["pseudo_labels"]) == (5, 0.5, 1.0, 0.0)
     assert "averaged over the last 5 epochs" in stdout
     code, _, err = cli_runner(*base, "--no-pretrained", "--pseudo-labels", "0.5", "-o", tmp_path / "q.pt")
     assert code == 2 and "starting weights" in err

@@ -135,26 +135,29 @@ def start_state(blobs, tmp_path_factory):
 
 
 def test_fine_tuning_defaults_depend_on_the_starting_weights():
-    from fewlabel.pick.train import FINE_TUNE, PSEUDO_LABELS_BELOW, SCRATCH_LR, resolve_defaults
+    from fewlabel.pick.train import FINE_TUNE, FEW_LABELS_BELOW, SCRATCH_LR, resolve_defaults
 
     scratch = resolve_defaults(small_config())
     assert (scratch.lr, scratch.pseudo_labels, scratch.freeze_epochs) == (SCRATCH_LR, 0.0, 0)
     tuned = resolve_defaults(small_config(init="general_picker"))
     assert (tuned.lr, tuned.pseudo_labels, tuned.freeze_epochs) == tuple(FINE_TUNE[k] for k in
                                                                          ("lr", "pseudo_labels", "freeze_epochs"))
-    # pseudo-labels by default only with few labels
-    assert resolve_defaults(small_config(init="general_picker"), PSEUDO_LABELS_BELOW - 1).pseudo_labels > 0
-    assert resolve_defaults(small_config(init="general_picker"), PSEUDO_LABELS_BELOW).pseudo_labels == 0
+    # distillation from the general picker by default only with few labels; hard pseudo-labels only when asked
+    few = resolve_defaults(small_config(init="general_picker"), FEW_LABELS_BELOW - 1)
+    many = resolve_defaults(small_config(init="general_picker"), FEW_LABELS_BELOW)
+    assert (few.distill, few.pseudo_labels) == (FINE_TUNE["distill"], 0.0) and few.distill > 0
+    assert (many.distill, many.pseudo_labels) == (0.0, 0.0)
+    assert resolve_defaults(small_config(), 10).distill == 0
     assert resolve_defaults(small_config(init="general_picker", pseudo_labels=0.3), 10 ** 4).pseudo_labels == 0.3
     given = resolve_defaults(small_config(init="general_picker", lr=1e-3, pseudo_labels=0.25, freeze_epochs=2))
     assert (given.lr, given.pseudo_labels, given.freeze_epochs) == (1e-3, 0.25, 2)
     # weight mixing with the starting weights: like pseudo-labels, only from the general picker with few labels
     assert resolve_defaults(small_config(init="general_picker"), 10).mix_start == FINE_TUNE["mix_start"] > 0
-    assert resolve_defaults(small_config(init="general_picker"), PSEUDO_LABELS_BELOW).mix_start == 0
+    assert resolve_defaults(small_config(init="general_picker"), FEW_LABELS_BELOW).mix_start == 0
     assert resolve_defaults(small_config(), 10).mix_start == 0
     assert resolve_defaults(small_config(init="general_picker", mix_start=0.2), 10 ** 4).mix_start == 0.2
     # averaging the last epochs and label-centred tiles: the same rule
-    few, many = (resolve_defaults(small_config(init="general_picker"), n) for n in (10, PSEUDO_LABELS_BELOW))
+    few, many = (resolve_defaults(small_config(init="general_picker"), n) for n in (10, FEW_LABELS_BELOW))
     assert (few.average_last, few.label_tiles) == (FINE_TUNE["average_last"], FINE_TUNE["label_tiles"])
     assert few.average_last > 1 and few.label_tiles > 0
     assert (many.average_last, many.label_tiles) == (1, 0.0)
@@ -168,11 +171,11 @@ def test_pick_train_help_states_the_few_label_threshold():
 
     from fewlabel.cli import pick as cli_pick
     from fewlabel.cli.main import cli
-    from fewlabel.pick.train import PSEUDO_LABELS_BELOW
+    from fewlabel.pick.train import FEW_LABELS_BELOW
 
-    assert cli_pick.FEW_LABELS == PSEUDO_LABELS_BELOW
+    assert cli_pick.FEW_LABELS == FEW_LABELS_BELOW
     text = " ".join(CliRunner().invoke(cli, ["pick", "train", "--help"]).output.split())
-    assert text.count(f"fewer than {PSEUDO_LABELS_BELOW} labeled") == 4
+    assert text.count(f"fewer than {FEW_LABELS_BELOW} labeled") == 4
 
 
 def test_frozen_trunk_epochs_train_only_the_classifier(blobs, start_state, tmp_path):
@@ -210,15 +213,13 @@ def test_pseudo_positives_are_the_top_new_picks(blobs, start_state):
 
 
 def test_pseudo_labels_add_positives_and_survive_resume(blobs, start_state, tmp_path):
-    from fewlabel.pick.train import FINE_TUNE
-
     images, names, labeled, *_ = blobs
     msgs = []
     quiet = dict(progress=False, init_state=start_state)
-    cfg = small_config(init="general_picker", freeze_epochs=0)  # pseudo_labels: the fine-tuning default
+    fraction = 0.5
+    cfg = small_config(init="general_picker", freeze_epochs=0, pseudo_labels=fraction)
     train_picker(images, names, labeled, cfg, tmp_path / "p.pt", log=msgs.append, **quiet)
-    fraction = FINE_TUNE["pseudo_labels"]
-    assert fraction > 0 and load_checkpoint(tmp_path / "p.pt", "pick")["config"]["pseudo_labels"] == fraction
+    assert load_checkpoint(tmp_path / "p.pt", "pick")["config"]["pseudo_labels"] == fraction
     n = int(round(fraction * 20 * 4))  # pi x area / disk area = 20 expected per micrograph, 4 training micrographs
     assert any(f"top {n} picks" in m for m in msgs), msgs
     pseudo = load_checkpoint(last_path(tmp_path / "p.pt"), "pick")["training_state"]["pseudo_positives"]
@@ -369,7 +370,7 @@ def test_label_tiles_trains_from_the_labels_among_pseudo_labels_and_is_checked(b
 
 def test_distill_pulls_towards_the_starting_model_and_resumes_alike(blobs, start_state, tmp_path):
     cfg = small_config(init="general_picker", epochs=2, steps_per_epoch=6, pseudo_labels=0.0, mix_start=0.0,
-                       average_last=1, label_tiles=0.0)
+                       average_last=1, label_tiles=0.0, distill=0.0)
     plain = _fine_tuned(blobs, start_state, cfg, tmp_path / "plain.pt")
     msgs = []
     kd = _fine_tuned(blobs, start_state, replace(cfg, distill=1.0), tmp_path / "kd.pt", log=msgs.append)

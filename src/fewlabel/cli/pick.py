@@ -29,8 +29,8 @@ from fewlabel.cli.scale_options import scale_options
 
 from fewlabel.errors import InputError
 
-#: fewlabel.pick.train.PSEUDO_LABELS_BELOW, for the help texts without importing torch (a test keeps them equal)
-FEW_LABELS = 40
+#: fewlabel.pick.train.FEW_LABELS_BELOW, for the help texts without importing torch (a test keeps them equal)
+FEW_LABELS = 50
 
 
 def few_label_default(few: str, many: str) -> str:
@@ -86,8 +86,8 @@ def _torch_setup(device: str) -> str:
                    "(fewlabel.pick.train.SCRATCH_LR / FINE_TUNE)].")
 @click.option("--pseudo-labels", type=float, default=None, metavar="FRACTION",
               help="Add the starting model's top picks on the training micrographs as positives, this fraction of "
-                   "the expected particle count; keeps few labels from being overfit (fewlabel.pick.train.FINE_TUNE) "
-                   + few_label_default("0.5", "0"))
+                   "the expected particle count (hard pseudo-labels; --distill is the few-label default instead) "
+                   "[default: 0].")
 @click.option("--freeze-epochs", type=int, default=None,
               help="Epochs at the start that train only the classifier on the general picker's frozen features "
                    "[default: 0].")
@@ -99,10 +99,11 @@ def _torch_setup(device: str) -> str:
                    "the last epoch's own) " + few_label_default("5", "1"))
 @click.option("--label-tiles", type=float, default=None, metavar="FRACTION",
               help="Centre this fraction of the positive training tiles on hand-labeled particles rather than on "
-                   "any positive (pseudo-labels outnumber a few labels) " + few_label_default("0.5", "0"))
+                   "any positive (pseudo-labels, when given, outnumber a few labels) " + few_label_default("0.5", "0"))
 @click.option("--distill", type=float, default=None, metavar="WEIGHT",
               help="Also pull the model towards the starting model's scores on unlabeled pixels, with this weight "
-                   "(distillation; needs the general picker) [default: 0].")
+                   "(distillation; keeps few labels from being overfit; needs the general picker; "
+                   "fewlabel.pick.train.FINE_TUNE) " + few_label_default("1", "0"))
 @click.option("--no-augment", is_flag=True, help="Turn off random flips/transpositions of training tiles.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")

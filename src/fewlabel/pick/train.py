@@ -9,11 +9,12 @@ state (optimizer, RNG, history) to :func:`last_path` for ``--resume``. Ctrl-C le
 ``init_state`` starts from given weights (the shipped general picker, :mod:`fewlabel.pick.pretrained`)
 instead of random ones; the starting model is then scored on the validation micrographs as
 "epoch 0", so fine-tuning can never return a worse model than the one it started from.
-Fine-tuning from it with few labels (below :data:`PSEUDO_LABELS_BELOW`) also adds the starting model's top
-picks on the training micrographs as positives (``pseudo_labels``, :data:`FINE_TUNE`): the labels alone are overfit within
-the default schedule, while the pseudo-labels keep the model near what the general picker already finds. Half the
-positive tiles still centre on the hand labels (``label_tiles``), and the saved weights are the mean of the last
-epochs' (``average_last``), mixed with the starting ones (``mix_start``).
+Fine-tuning from it with few labels (below :data:`FEW_LABELS_BELOW`, :data:`FINE_TUNE`) also pulls the model
+towards the starting model's scores on every unlabeled pixel (``distill``): the labels alone are overfit within the
+default schedule, while distillation keeps the model near what the general picker already finds. Half the positive
+tiles centre on the hand labels (``label_tiles``), and the saved weights are the mean of the last epochs'
+(``average_last``), mixed with the starting ones (``mix_start``). The starting model's top picks can join the labels
+as hard positives instead (``pseudo_labels``, the few-label default until session 11).
 """
 
 from __future__ import annotations
@@ -126,29 +127,33 @@ SCRATCH_LR = 5e-4
 #: noisy last epoch averaged out, and half the positive tiles on the hand labels instead of 1 in 25 or fewer; 5 label
 #: draws, 10 labels, tta, both vs neither: unseen 4E43 0.798 +- 0.010 vs 0.790 +- 0.009, EMPIAR-10017 0.771 +- 0.005
 #: vs 0.765 +- 0.004 (8 of the 10 draws up).
-FINE_TUNE: dict[str, Any] = {"lr": 5e-4, "pseudo_labels": 0.5, "freeze_epochs": 0, "mix_start": 0.5,
-                             "average_last": 5, "label_tiles": 0.5, "distill": 0.0}
+#: distill 1 instead of pseudo-labels 0.5 (session 11; weight fixed before measuring; benchmarks/results/
+#: pick_session11.md): test AUPRC, tta, unseen 4E43 / EMPIAR-10017, vs the few-label defaults before it: 10 labels (5
+#: draws) 0.802 / 0.775 vs 0.798 / 0.771, 20 labels (3 draws) 0.802 / 0.784 vs 0.795 / 0.769; and vs plain fine-tuning
+#: at 40 labels 0.819 / 0.794 vs 0.810 / 0.777.
+FINE_TUNE: dict[str, Any] = {"lr": 5e-4, "pseudo_labels": 0.0, "freeze_epochs": 0, "mix_start": 0.5,
+                             "average_last": 5, "label_tiles": 0.5, "distill": 1.0}
 #: the same fields without fine-tuning help: from random weights, or from the general picker with many labels
 PLAIN: dict[str, Any] = {"pseudo_labels": 0.0, "freeze_epochs": 0, "mix_start": 0.0, "average_last": 1,
                          "label_tiles": 0.0, "distill": 0.0}
-#: FINE_TUNE's pseudo-labels, mixing, averaging and label tiles apply below this many labeled particles only: they
+#: FINE_TUNE's distillation, mixing, averaging and label tiles apply below this many labeled particles only: they
 #: pin the model near the general picker, which helps while the labels say less than its picks, and holds it back
-#: once they say more. Test AUPRC, 10x100, tta, label draws 0 / 1 / 2, FINE_TUNE vs PLAIN (mean;
-#: benchmarks/results/pick_session10.md): 20 labels unseen 4E43 0.795 vs 0.779, EMPIAR-10017 0.769 vs 0.728;
-#: 30: 0.801 vs 0.802, 0.771 vs 0.764; 40: 0.802 vs 0.810, 0.771 vs 0.777; 50: 0.800 vs 0.826, 0.771 vs 0.787;
-#: 100 (session 8): pseudo-labels without -> with, EMPIAR-10017 0.774 -> 0.730, unseen 0.808 -> 0.762.
-PSEUDO_LABELS_BELOW = 40
+#: once they say more. Test AUPRC, 10x100, tta, label draws 0 / 1 / 2, FINE_TUNE vs PLAIN (mean, unseen 4E43 /
+#: EMPIAR-10017; benchmarks/results/pick_session11.md): 20 labels 0.802 / 0.784 vs 0.779 / 0.728; 40: 0.819 / 0.794
+#: vs 0.810 / 0.777; 50: 0.823 / 0.795 vs 0.826 / 0.787 (a tie on the unseen protein); 100: 0.819 / 0.795 vs 0.841 /
+#: 0.792. Nothing measured between 50 and 100. (Session 10, with pseudo-labels instead of distillation: 40.)
+FEW_LABELS_BELOW = 50
 
 
 def resolve_defaults(config: TrainConfig, n_labeled: int | None = None) -> TrainConfig:
     """``config`` with every None fine-tuning field (lr, pseudo_labels, freeze_epochs, mix_start, average_last,
     label_tiles, distill) set for its ``init`` and, from the general picker, the number of labeled particles (None: as if
-    few): :data:`FINE_TUNE` below :data:`PSEUDO_LABELS_BELOW`, else :data:`PLAIN` but for the learning rate."""
+    few): :data:`FINE_TUNE` below :data:`FEW_LABELS_BELOW`, else :data:`PLAIN` but for the learning rate."""
     from dataclasses import replace
 
     tuned = config.init == "general_picker"
     defaults = dict(FINE_TUNE) if tuned else {"lr": SCRATCH_LR, **PLAIN}
-    if tuned and n_labeled is not None and n_labeled >= PSEUDO_LABELS_BELOW:
+    if tuned and n_labeled is not None and n_labeled >= FEW_LABELS_BELOW:
         defaults.update(PLAIN)
     return replace(config, **{k: v for k, v in defaults.items() if getattr(config, k) is None})
 
