@@ -30,7 +30,7 @@ from fewlabel.cli.scale_options import scale_options
 from fewlabel.errors import InputError
 
 #: fewlabel.pick.train.FEW_LABELS_BELOW, for the help texts without importing torch (a test keeps them equal)
-FEW_LABELS = 50
+FEW_LABELS = 100
 
 
 def few_label_default(few: str, many: str) -> str:
