@@ -58,7 +58,8 @@ def test_slurm_options_reach_the_job_script():
                       slurm_memory="64GB", slurm_walltime="02:00:00", slurm_jobs=3,
                       slurm_job_extra=("--gres=gpu:2",))
     assert spec.expected_workers == 3 * 8
-    cluster = dask_jobqueue.SLURMCluster(**spec.slurm.cluster_kwargs())
+    # a random dashboard port: tests running at once under -n 2 would both ask for 8787
+    cluster = dask_jobqueue.SLURMCluster(**spec.slurm.cluster_kwargs(), scheduler_options={"dashboard_address": ":0"})
     try:
         script = cluster.job_script()
     finally:
