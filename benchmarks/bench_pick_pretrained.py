@@ -124,9 +124,10 @@ def run_general(ds: dict, downsample: float | None, scorings: tuple[bool, ...] =
 #: fine-tuning settings a row is labelled with when they differ from these (pick train before issue #8's
 #: fine-tuning work: lr 5e-4, no pseudo-labels, nothing frozen), so labels never change meaning with the defaults
 LEGACY = {"lr": 5e-4, "pseudo_labels": 0.0, "freeze_epochs": 0, "mix_start": 0.0, "lr_decay": "constant",
-          "keep_bn_stats": False, "average_last": 1, "label_tiles": 0.0, "distill": 0.0}
+          "keep_bn_stats": False, "average_last": 1, "label_tiles": 0.0, "distill": 0.0, "distill_targets": "tile"}
 SHORT = {"lr": "lr", "pseudo_labels": "pseudo", "freeze_epochs": "freeze", "mix_start": "mix", "lr_decay": "decay",
-         "keep_bn_stats": "bn", "average_last": "swa", "label_tiles": "lt", "distill": "kd"}
+         "keep_bn_stats": "bn", "average_last": "swa", "label_tiles": "lt", "distill": "kd",
+         "distill_targets": "kdt"}
 
 
 def _short(value) -> str:
@@ -338,6 +339,9 @@ def main(argv=None) -> None:
                          "(default: pick train's)")
     ap.add_argument("--distill", type=float, default=None,
                     help="weight of distillation from the starting model on unlabeled pixels (default: pick train's)")
+    ap.add_argument("--distill-targets", choices=["tile", "tta"], default=None,
+                    help="distillation targets: the starting model per training tile, or its scores averaged over "
+                         "8 orientations, computed once (default: pick train's)")
     ap.add_argument("--scoring", choices=["both", "tta", "plain"], default="both",
                     help="test scores of each trained model: averaged over rotations/mirrors as pick extract's "
                          "default (tta), one orientation (plain, --no-tta), or both as two rows")
@@ -363,6 +367,7 @@ def main(argv=None) -> None:
                                    ("freeze_epochs", args.freeze_epochs), ("mix_start", args.mix_start),
                                    ("lr_decay", args.lr_decay), ("average_last", args.average_last),
                                    ("label_tiles", args.label_tiles), ("distill", args.distill),
+                                   ("distill_targets", args.distill_targets),
                                    ("keep_bn_stats",
                                     None if args.keep_bn_stats is None else args.keep_bn_stats == "yes"))
                  if v is not None}

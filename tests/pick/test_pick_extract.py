@@ -108,3 +108,47 @@ def test_tile_sampler_augmentation_is_a_symmetry_of_the_same_tiles():
         assert p1[k].sum() == p0[k].sum() and u1[k].sum() == u0[k].sum()
         changed += not np.array_equal(x1[k, 0], x0[k, 0])
     assert changed > len(x0) // 2
+
+
+def test_tile_sampler_crops_and_flips_soft_maps_with_their_tiles():
+    mask = positive_mask((50, 60), np.array([[10, 20], [55, 45], [30, 8]]), 3)
+    image = mask.astype(np.float32) + np.linspace(0, 0.4, 60, dtype=np.float32)[None]  # asymmetric
+    soft = image * 2 + 1  # a map that is known at every pixel
+    for augment in (False, True):
+        sampler = TileSampler([image], [mask], rf=7, tile=8, rng=np.random.default_rng(4), augment=augment,
+                              soft=[soft])
+        x, pos, unl, s = sampler.sample_soft(8, 24)
+        inside = x[:, 0, 3:11, 3:11]  # the input under each output pixel (zero outside the image)
+        on_image = s != 0  # the soft map is >= 1 on the image and zero-padded like the input
+        assert np.allclose(s[on_image], inside[on_image] * 2 + 1)
+        assert not inside[~on_image].any() and on_image.mean() > 0.5
+        # the same draws as without soft maps
+        x0, p0, u0 = TileSampler([image], [mask], rf=7, tile=8, rng=np.random.default_rng(4),
+                                 augment=augment).sample(8, 24)
+        assert np.array_equal(x, x0) and np.array_equal(pos, p0) and np.array_equal(unl, u0)
+    assert TileSampler([image], [mask], rf=7, tile=8, rng=np.random.default_rng(4)).sample_soft(1, 1)[3] is None
+
+
+def test_teacher_probabilities_crop_to_the_mean_over_symmetries_of_each_tile():
+    from fewlabel.pick.models import TTA_VIEWS
+    from fewlabel.pick.train import teacher_probabilities
+
+    torch.manual_seed(0)
+    model = build_model("resnet8", units=4).eval()
+    rng = np.random.default_rng(5)
+    image = rng.normal(size=(40, 52)).astype(np.float32)
+    mask = positive_mask(image.shape, np.array([[10, 12], [40, 30]]), 3)
+    sampler = TileSampler([image], [mask], rf=model.receptive_field, tile=8, rng=rng, augment=True,
+                          soft=[teacher_probabilities(model, image)])
+    x, _, unl, s = sampler.sample_soft(4, 8)
+    xt = torch.from_numpy(x)
+    mean = 0  # each (flipped) tile's own 8 views, scored, mapped back and averaged
+    with torch.no_grad():
+        for k, flip in TTA_VIEWS:
+            view = torch.rot90(xt, k, (-2, -1))
+            logits = model(torch.flip(view, (-1,)) if flip else view)
+            mean = mean + torch.rot90(torch.flip(logits, (-1,)) if flip else logits, -k, (-2, -1)) / 8
+    direct = torch.sigmoid(mean).numpy()
+    assert np.allclose(direct[unl], s[unl], atol=1e-5)  # the targets sit under their pixels in every flip
+    one_view = torch.sigmoid(model(xt)).detach().numpy()
+    assert not np.allclose(one_view[unl], s[unl], atol=1e-3)  # and are not the single view's

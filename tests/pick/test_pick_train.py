@@ -390,6 +390,24 @@ def test_distill_pulls_towards_the_starting_model_and_resumes_alike(blobs, start
     assert all(torch.equal(r[k], v) for k, v in heavy.items())
 
 
+def test_distill_targets_tta_distills_from_the_mean_over_symmetries_and_is_checked(blobs, start_state, tmp_path):
+    images, names, labeled, *_ = blobs
+    cfg = small_config(init="general_picker", epochs=1, steps_per_epoch=4, pseudo_labels=0.0, mix_start=0.0,
+                       average_last=1, label_tiles=0.0, distill=1.0)
+    msgs = []
+    tile = _fine_tuned(blobs, start_state, replace(cfg, distill_targets="tile"), tmp_path / "tile.pt")
+    tta = _fine_tuned(blobs, start_state, replace(cfg, distill_targets="tta"), tmp_path / "tta.pt", log=msgs.append)
+    off = _fine_tuned(blobs, start_state, replace(cfg, distill=0.0, distill_targets="tta"), tmp_path / "off.pt")
+    assert any("(targets: tta)" in m for m in msgs), msgs
+    assert not all(torch.equal(tile[k], tta[k]) for k in tile)  # other targets, other weights
+    assert not all(torch.equal(off[k], tta[k]) for k in tta)  # and the tta targets do train
+    assert load_checkpoint(tmp_path / "tta.pt", "pick")["config"]["distill_targets"] == "tta"
+    with pytest.raises(InputError, match="distill_targets"):
+        train_picker(images, names, labeled, replace(cfg, distill_targets="views"), tmp_path / "x.pt", progress=False,
+                     log=lambda m: None, init_state=start_state)
+    assert not (tmp_path / "x.pt").exists()
+
+
 def test_distill_needs_starting_weights_and_a_non_negative_weight(blobs, start_state, tmp_path):
     images, names, labeled, *_ = blobs
     with pytest.raises(InputError, match="starting weights"):

@@ -104,6 +104,10 @@ def _torch_setup(device: str) -> str:
               help="Also pull the model towards the starting model's scores on unlabeled pixels, with this weight "
                    "(distillation; keeps few labels from being overfit; needs the general picker; "
                    "fewlabel.pick.train.FINE_TUNE) " + few_label_default("1", "0"))
+@click.option("--distill-targets", type=click.Choice(["tile", "tta"]), default=None,
+              help="Distillation targets: the starting model on each training tile (one extra pass per step), or "
+                   "its scores averaged over the 8 rotations/mirrors as pick extract scores them, computed once "
+                   "(tta) [default: tile].")
 @click.option("--no-augment", is_flag=True, help="Turn off random flips/transpositions of training tiles.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
@@ -114,8 +118,8 @@ def _torch_setup(device: str) -> str:
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Model file (.pt).")
 def train(micrographs, picks_path, radius, expected, pi, downsample, objective, autoencoder, model_name,
           units, epochs, steps_per_epoch, particle_radius, validation_fraction, normalize, max_micrographs, lr,
-          pseudo_labels, freeze_epochs, mix_start, average_last, label_tiles, distill, no_augment, seed, device,
-          pretrained, resume, output):
+          pseudo_labels, freeze_epochs, mix_start, average_last, label_tiles, distill, distill_targets, no_augment,
+          seed, device, pretrained, resume, output):
     """Train a picker from labeled positives and unlabeled micrographs."""
     import numpy as np
     import torch
@@ -173,7 +177,8 @@ def train(micrographs, picks_path, radius, expected, pi, downsample, objective, 
                          objective=objective, autoencoder=autoencoder, epochs=epochs,
                          steps_per_epoch=steps_per_epoch, lr=lr, pseudo_labels=pseudo_labels,
                          freeze_epochs=freeze_epochs, mix_start=mix_start, average_last=average_last,
-                         label_tiles=label_tiles, distill=distill, augment=not no_augment,
+                         label_tiles=label_tiles, distill=distill,
+                         distill_targets=distill_targets, augment=not no_augment,
                          nms_radius=particle_radius, seed=seed,
                          init=init, extra={"expected": expected, "micrographs": str(micrographs), "picks": str(picks_path)})
     if validation_fraction is None:

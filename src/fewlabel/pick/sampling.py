@@ -40,12 +40,14 @@ class TileSampler:
 
     ``tile`` output pixels per side; each input crop is ``tile + rf - 1`` wide. Images are
     zero-padded so every pixel, edges included, is equally likely to be drawn and its score
-    sees the same zero surround as in :func:`fewlabel.pick.models.score_map`.
+    sees the same zero surround as in :func:`fewlabel.pick.models.score_map`. ``soft``: optional
+    per-pixel maps of each image's shape (a teacher's probabilities) that :meth:`sample_soft` crops
+    and flips along with the masks.
     """
 
     def __init__(self, images: list[np.ndarray], masks: list[np.ndarray], rf: int, tile: int,
                  rng: np.random.Generator, augment: bool = False, anchors: list[np.ndarray] | None = None,
-                 anchor_fraction: float = 0.0):
+                 anchor_fraction: float = 0.0, soft: list[np.ndarray] | None = None):
         self.rf, self.tile, self.rng, self.augment = rf, tile, rng, augment
         # ``anchors``: a subset of each positive mask (hand labels among pseudo-labels); ``anchor_fraction`` of
         # every minibatch's positive tiles is centred on them, the rest on any positive pixel
@@ -59,6 +61,7 @@ class TileSampler:
         self.images = [np.pad(im, self.p + t).astype(np.float32) for im in images]
         self.pos = [np.pad(m, t) for m in masks]
         self.valid = [np.pad(np.ones(m.shape, bool), t) for m in masks]
+        self.soft = [np.pad(np.asarray(s, np.float32), t) for s in soft] if soft is not None else None
         self.shapes = [m.shape for m in masks]
         self.pos_pixels = [np.argwhere(m) for m in masks]  # (row, col) per image
         self.pos_images = [i for i, p in enumerate(self.pos_pixels) if len(p)]
@@ -72,11 +75,16 @@ class TileSampler:
         x = self.images[i][a:a + size, b:b + size]
         pos = self.pos[i][a:a + t, b:b + t]
         valid = self.valid[i][a:a + t, b:b + t]
-        return x, pos, valid
+        soft = self.soft[i][a:a + t, b:b + t] if self.soft is not None else None
+        return x, pos, valid, soft
 
     def sample(self, n_pos: int, n_random: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(x [B, 1, S, S], positive [B, T, T], unlabeled [B, T, T])`` with B = n_pos + n_random."""
-        xs, ps, us = [], [], []
+        return self.sample_soft(n_pos, n_random)[:3]
+
+    def sample_soft(self, n_pos: int, n_random: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """:meth:`sample` plus the tiles of the ``soft`` maps ``[B, T, T]`` (None without them); the same draws."""
+        xs, ps, us, ss = [], [], [], []
         t = self.tile
         n_anchor = int(round(n_pos * self.anchor_fraction))
         for k in range(n_pos if self.pos_images else 0):
@@ -85,40 +93,44 @@ class TileSampler:
             i = images[self.rng.integers(len(images))]
             r, c = pixels[i][self.rng.integers(len(pixels[i]))]
             r0, c0 = r - self.rng.integers(t), c - self.rng.integers(t)
-            x, pos, _ = self._crop(i, int(r0), int(c0))
+            x, pos, _, soft = self._crop(i, int(r0), int(c0))
             xs.append(x)
             ps.append(pos)
             us.append(np.zeros_like(pos))
+            ss.append(soft)
         for _ in range(n_random):
             i = int(self.rng.choice(len(self.images), p=self.area_p))
             h, w = self.shapes[i]
             r0 = int(self.rng.integers(-(t - 1), h))
             c0 = int(self.rng.integers(-(t - 1), w))
-            x, pos, valid = self._crop(i, r0, c0)
+            x, pos, valid, soft = self._crop(i, r0, c0)
             xs.append(x)
             ps.append(pos)
             us.append(valid & ~pos)
+            ss.append(soft)
         x, p, u = np.stack(xs)[:, None], np.stack(ps), np.stack(us)
+        s = np.stack(ss) if self.soft is not None else None
         if self.augment:
-            x, p, u = self._dihedral(x, p, u)
-        return x, p, u
+            x, p, u, s = self._dihedral(x, p, u, s)
+        return x, p, u, s
 
-    def _dihedral(self, x: np.ndarray, p: np.ndarray, u: np.ndarray):
-        """Apply one random symmetry of the square (flips, transposition) to each tile.
+    def _dihedral(self, x: np.ndarray, p: np.ndarray, u: np.ndarray, s: np.ndarray | None = None):
+        """Apply one random symmetry of the square (flips, transposition) to each tile (and soft map).
 
         Particles lie in every in-plane orientation and micrograph noise is isotropic, so these
         8 symmetries are free extra labeled examples. Input and label maps share the centre
         (output pixel ``i`` sees input pixels ``i .. i + rf - 1``), so the same flip keeps them aligned.
         """
-        x, p, u = x.copy(), p.copy(), u.copy()
+        maps = [x[:, 0].copy(), p.copy(), u.copy()] + ([s.copy()] if s is not None else [])
         codes = self.rng.integers(8, size=len(x))
         for k, code in enumerate(codes):
-            xi, pk, uk = x[k, 0], p[k], u[k]
+            tiles = [m[k] for m in maps]
             if code & 1:
-                xi, pk, uk = xi[:, ::-1], pk[:, ::-1], uk[:, ::-1]
+                tiles = [t[:, ::-1] for t in tiles]
             if code & 2:
-                xi, pk, uk = xi[::-1], pk[::-1], uk[::-1]
+                tiles = [t[::-1] for t in tiles]
             if code & 4:
-                xi, pk, uk = xi.T, pk.T, uk.T
-            x[k, 0], p[k], u[k] = xi, pk, uk
-        return x, p, u
+                tiles = [t.T for t in tiles]
+            for m, t in zip(maps, tiles):
+                m[k] = t
+        return maps[0][:, None], maps[1], maps[2], (maps[3] if s is not None else None)

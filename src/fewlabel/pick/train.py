@@ -96,9 +96,15 @@ class TrainConfig:
     label_tiles: float | None = None
     #: weight of a distillation term: on unlabeled pixels the model is pulled towards the starting model's
     #: probabilities (binary cross-entropy with its soft scores as targets; "learning without forgetting", Li and
-    #: Hoiem 2017): a soft, everywhere version of pseudo-labels (needs starting weights; one extra forward pass of
-    #: the frozen starting model per step). 0 = off; None: as pseudo_labels
+    #: Hoiem 2017): a soft, everywhere version of pseudo-labels (needs starting weights). 0 = off; None: as
+    #: pseudo_labels
     distill: float | None = None
+    #: the distillation targets: "tile", the starting model on each (randomly flipped) training tile, one extra
+    #: forward pass per step; or "tta", its mean logit over the 8 symmetries of the square (as ``pick extract``
+    #: scores), computed once per training micrograph before the first step and cropped with the tiles. The
+    #: flips make "tile" a random one of the 8 views each step, so both pull towards about the same mean; None: as
+    #: pseudo_labels
+    distill_targets: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -132,10 +138,10 @@ SCRATCH_LR = 5e-4
 #: draws) 0.802 / 0.775 vs 0.798 / 0.771, 20 labels (3 draws) 0.802 / 0.784 vs 0.795 / 0.769; and vs plain fine-tuning
 #: at 40 labels 0.819 / 0.794 vs 0.810 / 0.777.
 FINE_TUNE: dict[str, Any] = {"lr": 5e-4, "pseudo_labels": 0.0, "freeze_epochs": 0, "mix_start": 0.5,
-                             "average_last": 5, "label_tiles": 0.5, "distill": 1.0}
+                             "average_last": 5, "label_tiles": 0.5, "distill": 1.0, "distill_targets": "tile"}
 #: the same fields without fine-tuning help: from random weights, or from the general picker with many labels
 PLAIN: dict[str, Any] = {"pseudo_labels": 0.0, "freeze_epochs": 0, "mix_start": 0.0, "average_last": 1,
-                         "label_tiles": 0.0, "distill": 0.0}
+                         "label_tiles": 0.0, "distill": 0.0, "distill_targets": "tile"}
 #: FINE_TUNE's distillation, mixing, averaging and label tiles apply below this many labeled particles only: they
 #: pin the model near the general picker, which helps while the labels say less than its picks, and holds it back
 #: once they say more. Test AUPRC, 10x100, tta, label draws 0 / 1 / 2, FINE_TUNE vs PLAIN (mean, unseen 4E43 /
@@ -148,7 +154,7 @@ FEW_LABELS_BELOW = 100
 
 def resolve_defaults(config: TrainConfig, n_labeled: int | None = None) -> TrainConfig:
     """``config`` with every None fine-tuning field (lr, pseudo_labels, freeze_epochs, mix_start, average_last,
-    label_tiles, distill) set for its ``init`` and, from the general picker, the number of labeled particles (None: as if
+    label_tiles, distill, distill_targets) set for its ``init`` and, from the general picker, the number of labeled particles (None: as if
     few): :data:`FINE_TUNE` below :data:`FEW_LABELS_BELOW`, else :data:`PLAIN` but for the learning rate."""
     from dataclasses import replace
 
@@ -188,6 +194,14 @@ def pseudo_positives(model, images: list[np.ndarray], labeled: list[np.ndarray],
     for _, i, x, y in cands[:max(0, int(n))]:
         out[i].append((x, y))
     return [np.asarray(o, float).reshape(-1, 2) for o in out]
+
+
+def teacher_probabilities(model, image: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """``model``'s probability at every pixel of a prepared micrograph from its mean logit over the 8 symmetries
+    of the square (as ``pick extract`` scores): the ``distill_targets="tta"`` targets."""
+    with torch.no_grad():
+        logits = score_map(model, torch.from_numpy(np.asarray(image, np.float32)).to(device), tta=True)
+    return torch.sigmoid(logits).float().cpu().numpy()
 
 
 def mix_states(trained: dict[str, torch.Tensor], start: dict[str, torch.Tensor],
@@ -320,6 +334,8 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
                                "(the general picker)")
     if config.distill < 0:
         raise InputError(None, f"distill = {config.distill:g} is negative")
+    if config.distill_targets not in ("tile", "tta"):
+        raise InputError(None, f"distill_targets = {config.distill_targets!r} must be 'tile' or 'tta'")
     learning_rate(config, 0)  # an unknown lr_decay fails here, before any work
     if not 0 <= config.mix_start <= 1:
         raise InputError(None, f"mix_start = {config.mix_start:g} is not between 0 and 1")
@@ -370,10 +386,12 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
     # the starting weights, for mix_start (taken before a resumed state replaces them)
     start = ({k: v.detach().clone() for k, v in model.state_dict().items()}
              if config.mix_start and init_state is not None else None)
-    teacher = None  # the frozen starting model, for distill
-    if config.distill and init_state is not None:
+    teacher = soft = None  # for distill: the frozen starting model, or its probabilities on each micrograph
+    if config.distill and init_state is not None and config.distill_targets == "tile":
         teacher = copy.deepcopy(model).eval()
         teacher.requires_grad_(False)
+    elif config.distill and init_state is not None:
+        soft = [teacher_probabilities(model, images[i], device) for i in train_idx]
     pseudo: list[list[list[float]]] | None = None
     window: list[dict[str, torch.Tensor]] = []  # weights after each of the last average_last epochs
     if resume:
@@ -412,7 +430,8 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
         window = list(state.get("average_window") or [])
         log(f"resuming from {last_path(output)} after epoch {start_epoch} (best validation AUPRC {best:.4f})")
     sampler = TileSampler([images[i] for i in train_idx], masks, rf, tile, rng, augment=config.augment,
-                          anchors=label_masks if config.label_tiles else None, anchor_fraction=config.label_tiles)
+                          anchors=label_masks if config.label_tiles else None, anchor_fraction=config.label_tiles,
+                          soft=soft)
 
     def save_last(epoch: int) -> None:
         state = {"epoch": epoch, "optimizer": opt.state_dict(), "numpy_rng": _rng_state(rng),
@@ -441,7 +460,8 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
     if init_state is not None:
         log(f"fine-tuning from {config.init}: lr {config.lr:g}, pseudo-labels {config.pseudo_labels:g} x expected "
             f"count, trunk frozen for {config.freeze_epochs} epoch(s), saved weights mixed {config.mix_start:g} "
-            "with the starting ones" + (f", distilled from them with weight {config.distill:g}" if teacher else ""))
+            "with the starting ones" + (f", distilled from them with weight {config.distill:g} (targets: "
+                                        f"{config.distill_targets})" if config.distill else ""))
     log(f"training {config.model} (receptive field {rf} px at /{ds}) with {config.objective}, pi={config.pi:.4g}, "
         f"{len(train_idx)} training / {len(validation)} validation micrographs, "
         f"{int(sum(m.sum() for m in masks))} positive pixels"
@@ -470,7 +490,7 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
                        disable=not progress, leave=False)
             for step in bar:
                 set_learning_rate(opt, config, epoch * config.steps_per_epoch + step)
-                x, pos, unl = sampler.sample(config.positive_tiles, config.random_tiles)
+                x, pos, unl, targets = sampler.sample_soft(config.positive_tiles, config.random_tiles)
                 x_t = torch.from_numpy(x).to(device)
                 if model.decoder is not None:
                     logits, h = model(x_t, return_features=True)
@@ -483,8 +503,11 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
                 loss = pu_loss(config.objective, z_pos, z_unl, config.pi, config.slack, config.binomial_group)
                 if teacher is not None:
                     with torch.no_grad():
-                        target = torch.sigmoid(teacher(x_t)[unl_t])
-                    loss = loss + config.distill * F.binary_cross_entropy_with_logits(logits[unl_t], target)
+                        targets = torch.sigmoid(teacher(x_t))
+                elif targets is not None:
+                    targets = torch.from_numpy(targets).to(device)
+                if targets is not None:
+                    loss = loss + config.distill * F.binary_cross_entropy_with_logits(logits[unl_t], targets[unl_t])
                 if h is not None:
                     loss = loss + config.autoencoder * autoencoder_loss(model.decoder(h), x_t)
                 opt.zero_grad()
