@@ -209,11 +209,11 @@ def test_cli_train_fine_tuning_options_reach_the_config(shipped, mic_dir, tmp_pa
             "--expected", "8", "--epochs", "2", "--steps-per-epoch", "2"]
     code, stdout, err = cli_runner(*base, "--lr", "2e-4", "--pseudo-labels", "0.5", "--freeze-epochs", "1",
                                    "--average-last", "1", "--label-tiles", "0.25", "--distill", "0.5",
-                                   "-o", tmp_path / "p.pt")
+                                   "--distill-targets", "tile", "-o", tmp_path / "p.pt")
     assert code == 0, err
     cfg = load_checkpoint(tmp_path / "p.pt", "pick")["config"]
     assert (cfg["lr"], cfg["pseudo_labels"], cfg["freeze_epochs"]) == (2e-4, 0.5, 1)
-    assert (cfg["average_last"], cfg["label_tiles"], cfg["distill"]) == (1, 0.25, 0.5)
+    assert (cfg["average_last"], cfg["label_tiles"], cfg["distill"], cfg["distill_targets"]) == (1, 0.25, 0.5, "tile")
     assert "pseudo-labels: the starting model's top" in stdout
     # a few labels from the general picker: distillation, weights averaged over the last epochs, half the tiles
     # on the labels
@@ -221,6 +221,7 @@ def test_cli_train_fine_tuning_options_reach_the_config(shipped, mic_dir, tmp_pa
     assert code == 0, err
     cfg = load_checkpoint(tmp_path / "d.pt", "pick")["config"]
     assert (cfg["average_last"], cfg["label_tiles"], cfg["distill"], cfg["pseudo_labels"]) == (5, 0.5, 1.0, 0.0)
+    assert cfg["distill_targets"] == "tta"  # the starting model's 8-view scores, computed once
     assert "averaged over the last 5 epochs" in stdout
     code, _, err = cli_runner(*base, "--no-pretrained", "--pseudo-labels", "0.5", "-o", tmp_path / "q.pt")
     assert code == 2 and "starting weights" in err

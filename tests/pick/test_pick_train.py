@@ -369,8 +369,11 @@ def test_label_tiles_trains_from_the_labels_among_pseudo_labels_and_is_checked(b
 
 
 def test_distill_pulls_towards_the_starting_model_and_resumes_alike(blobs, start_state, tmp_path):
+    from fewlabel.pick.train import teacher_probabilities
+
+    images = blobs[0]
     cfg = small_config(init="general_picker", epochs=2, steps_per_epoch=6, pseudo_labels=0.0, mix_start=0.0,
-                       average_last=1, label_tiles=0.0, distill=0.0)
+                       average_last=1, label_tiles=0.0, distill=0.0, distill_targets="tile")
     plain = _fine_tuned(blobs, start_state, cfg, tmp_path / "plain.pt")
     msgs = []
     kd = _fine_tuned(blobs, start_state, replace(cfg, distill=1.0), tmp_path / "kd.pt", log=msgs.append)
@@ -381,10 +384,23 @@ def test_distill_pulls_towards_the_starting_model_and_resumes_alike(blobs, start
     def distance(state):
         return sum(float((state[k] - start_state[k]).pow(2).sum()) for k in weights)
 
-    strong = replace(cfg, distill=100.0)
+    # per-tile targets are the start's own scores there, so a heavy weight stays nearer the starting weights
+    assert distance(_fine_tuned(blobs, start_state, replace(cfg, distill=100.0), tmp_path / "s.pt")) < distance(plain)
+
+    # 8-view targets pull the scores (not the weights: the start is not rotation invariant) towards its 8-view mean
+    model, _ = load_picker(tmp_path / "plain.pt")
+    model.load_state_dict(start_state)
+    targets = [teacher_probabilities(model, im) for im in images]
+
+    def score_gap(path):
+        model, _ = load_picker(path)
+        return float(np.mean([np.abs(torch.sigmoid(score_map(model, torch.from_numpy(im))).numpy() - t).mean()
+                              for im, t in zip(images, targets)]))
+
+    strong = replace(cfg, distill=100.0, distill_targets="tta")
     heavy = _fine_tuned(blobs, start_state, strong, tmp_path / "strong.pt")
-    assert distance(heavy) < distance(plain)  # a heavy weight stays nearer the start
-    # resume: the teacher is the starting model again, not the resumed weights
+    assert score_gap(tmp_path / "strong.pt") < score_gap(tmp_path / "plain.pt")
+    # resume: the targets are the starting model's again, not the resumed weights'
     _fine_tuned(blobs, start_state, replace(strong, epochs=1), tmp_path / "r.pt")
     r = _fine_tuned(blobs, start_state, strong, tmp_path / "r.pt", resume=True)
     assert all(torch.equal(r[k], v) for k, v in heavy.items())

@@ -107,7 +107,7 @@ def _torch_setup(device: str) -> str:
 @click.option("--distill-targets", type=click.Choice(["tile", "tta"]), default=None,
               help="Distillation targets: the starting model on each training tile (one extra pass per step), or "
                    "its scores averaged over the 8 rotations/mirrors as pick extract scores them, computed once "
-                   "(tta) [default: tile].")
+                   "(tta) [default: tta].")
 @click.option("--no-augment", is_flag=True, help="Turn off random flips/transpositions of training tiles.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")

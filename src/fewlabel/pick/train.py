@@ -102,8 +102,8 @@ class TrainConfig:
     #: the distillation targets: "tile", the starting model on each (randomly flipped) training tile, one extra
     #: forward pass per step; or "tta", its mean logit over the 8 symmetries of the square (as ``pick extract``
     #: scores), computed once per training micrograph before the first step and cropped with the tiles. The
-    #: flips make "tile" a random one of the 8 views each step, so both pull towards about the same mean; None: as
-    #: pseudo_labels
+    #: flips make "tile" a random one of the 8 views each step, so both pull towards about the same mean, and "tta"
+    #: saves the extra pass; None: as pseudo_labels
     distill_targets: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -137,11 +137,13 @@ SCRATCH_LR = 5e-4
 #: pick_session11.md): test AUPRC, tta, unseen 4E43 / EMPIAR-10017, vs the few-label defaults before it: 10 labels (5
 #: draws) 0.802 / 0.775 vs 0.798 / 0.771, 20 labels (3 draws) 0.802 / 0.784 vs 0.795 / 0.769; and vs plain fine-tuning
 #: at 40 labels 0.819 / 0.794 vs 0.810 / 0.777.
+#: distill_targets "tta" (session 12; benchmarks/results/pick_session12.md): the same AUPRC as per-tile targets on
+#: every one of 5 draws x 2 sets (within 0.002; means 0.802 / 0.775 both), 15-24 % less training time.
 FINE_TUNE: dict[str, Any] = {"lr": 5e-4, "pseudo_labels": 0.0, "freeze_epochs": 0, "mix_start": 0.5,
-                             "average_last": 5, "label_tiles": 0.5, "distill": 1.0, "distill_targets": "tile"}
+                             "average_last": 5, "label_tiles": 0.5, "distill": 1.0, "distill_targets": "tta"}
 #: the same fields without fine-tuning help: from random weights, or from the general picker with many labels
 PLAIN: dict[str, Any] = {"pseudo_labels": 0.0, "freeze_epochs": 0, "mix_start": 0.0, "average_last": 1,
-                         "label_tiles": 0.0, "distill": 0.0, "distill_targets": "tile"}
+                         "label_tiles": 0.0, "distill": 0.0, "distill_targets": "tta"}
 #: FINE_TUNE's distillation, mixing, averaging and label tiles apply below this many labeled particles only: they
 #: pin the model near the general picker, which helps while the labels say less than its picks, and holds it back
 #: once they say more. Test AUPRC, 10x100, tta, label draws 0 / 1 / 2, FINE_TUNE vs PLAIN (mean, unseen 4E43 /
