@@ -156,8 +156,9 @@ FEW_LABELS_BELOW = 100
 
 def resolve_defaults(config: TrainConfig, n_labeled: int | None = None) -> TrainConfig:
     """``config`` with every None fine-tuning field (lr, pseudo_labels, freeze_epochs, mix_start, average_last,
-    label_tiles, distill, distill_targets) set for its ``init`` and, from the general picker, the number of labeled particles (None: as if
-    few): :data:`FINE_TUNE` below :data:`FEW_LABELS_BELOW`, else :data:`PLAIN` but for the learning rate."""
+    label_tiles, distill, distill_targets) set for its ``init`` and, from the general picker, the number of labeled
+    particles (None: as if few): :data:`FINE_TUNE` below :data:`FEW_LABELS_BELOW`, else :data:`PLAIN` but for the
+    learning rate."""
     from dataclasses import replace
 
     tuned = config.init == "general_picker"
@@ -389,11 +390,12 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
     start = ({k: v.detach().clone() for k, v in model.state_dict().items()}
              if config.mix_start and init_state is not None else None)
     teacher = soft = None  # for distill: the frozen starting model, or its probabilities on each micrograph
-    if config.distill and init_state is not None and config.distill_targets == "tile":
-        teacher = copy.deepcopy(model).eval()
-        teacher.requires_grad_(False)
-    elif config.distill and init_state is not None:
-        soft = [teacher_probabilities(model, images[i], device) for i in train_idx]
+    if config.distill and init_state is not None:
+        if config.distill_targets == "tile":
+            teacher = copy.deepcopy(model).eval()
+            teacher.requires_grad_(False)
+        else:
+            soft = [teacher_probabilities(model, images[i], device) for i in train_idx]
     pseudo: list[list[list[float]]] | None = None
     window: list[dict[str, torch.Tensor]] = []  # weights after each of the last average_last epochs
     if resume:
@@ -492,7 +494,7 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
                        disable=not progress, leave=False)
             for step in bar:
                 set_learning_rate(opt, config, epoch * config.steps_per_epoch + step)
-                x, pos, unl, targets = sampler.sample_soft(config.positive_tiles, config.random_tiles)
+                x, pos, unl, soft_tiles = sampler.sample_soft(config.positive_tiles, config.random_tiles)
                 x_t = torch.from_numpy(x).to(device)
                 if model.decoder is not None:
                     logits, h = model(x_t, return_features=True)
@@ -503,11 +505,12 @@ def train_picker(images: list[np.ndarray], names: list[str], labeled: pd.DataFra
                 z_unl = logits[unl_t]
                 z_unl = z_unl[torch.randperm(z_unl.numel(), device=z_unl.device)]
                 loss = pu_loss(config.objective, z_pos, z_unl, config.pi, config.slack, config.binomial_group)
+                targets = None  # distillation targets on every pixel of the tiles
                 if teacher is not None:
                     with torch.no_grad():
                         targets = torch.sigmoid(teacher(x_t))
-                elif targets is not None:
-                    targets = torch.from_numpy(targets).to(device)
+                elif soft_tiles is not None:
+                    targets = torch.from_numpy(soft_tiles).to(device)
                 if targets is not None:
                     loss = loss + config.distill * F.binary_cross_entropy_with_logits(logits[unl_t], targets[unl_t])
                 if h is not None:
