@@ -2,7 +2,8 @@
 
 Datasets: the real EMPIAR-10017 set (10 train / 5 test micrographs, the split of
 bench_pick_objectives.py / bench_pick_topaz.py, same labeled subsets for the same seed) and
-micrographs simulated with a protein kept OUT of the pretraining corpus (HIV-1 protease 4E43,
+micrographs simulated with proteins kept OUT of the pretraining corpus (HIV-1 protease 4E43; with
+``--datasets unseen:1a28`` the progesterone receptor ligand-binding domain dimer;
 fewlabel.pick.pretrained.HELD_OUT; simulator defaults, 1.25 Å/px, SNR 0.05).
 
 Rows: ``general (0 labels)`` = the shipped weights alone, set up from the particle diameter as
@@ -52,23 +53,25 @@ from bench_pick_objectives import (RESULTS, default_downsample, labeled_subset, 
 HELD_OUT_MOLECULE = "4E43"
 
 
-def unseen_dataset(work: Path, n_train: int, n_test: int, size: int, labels: list[int]) -> dict:
+def unseen_dataset(work: Path, n_train: int, n_test: int, size: int, labels: list[int],
+                   molecule: str = HELD_OUT_MOLECULE) -> dict:
     """Micrographs of a protein that is not in the pretraining corpus (cached under ``work``)."""
     from fewlabel.io.picks import read_picks
-    from fewlabel.pick.pretrained import CORPUS
+    from fewlabel.pick.pretrained import CORPUS, HELD_OUT
     from fewlabel.simulate.micrographs import simulate_micrographs
 
-    assert not any(c.split(":")[0] == HELD_OUT_MOLECULE for c in CORPUS)
+    assert molecule in HELD_OUT and not any(c.split(":")[0] == molecule for c in CORPUS)
     out = {}
     for part, n, seed in (("train", n_train, 100), ("test", n_test, 1100)):
-        d = work / f"unseen_{HELD_OUT_MOLECULE}_{part}_{n}_{size}_{seed}"
+        d = work / f"unseen_{molecule}_{part}_{n}_{size}_{seed}"
         if not (d / "simulation.json").exists():
             simulate_micrographs(d, n=n, seed=seed, labeled_sizes=tuple(labels), progress=False,
-                                 shape=(size, size), molecules=(HELD_OUT_MOLECULE,))
+                                 shape=(size, size), molecules=(molecule,))
         out[part] = d
     info = json.loads((out["train"] / "simulation.json").read_text())
     truth_train = read_picks(out["train"] / "truth.tsv")
-    return {"name": f"simulated {HELD_OUT_MOLECULE} (not in corpus; {n_train} train / {n_test} test, {size} px)",
+    return {"name": f"simulated {molecule} (not in corpus; {n_train} train / {n_test} test, {size} px)",
+            "short": f"unseen {molecule} (sim)",
             "train_paths": sorted((out["train"] / "micrographs").glob("*.mrc")),
             "test_paths": sorted((out["test"] / "micrographs").glob("*.mrc")),
             "truth": read_picks(out["test"] / "truth.tsv"), "truth_train": truth_train,
@@ -312,7 +315,9 @@ def planned_settings(init: str, overrides: dict, n_labeled: int) -> dict:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--datasets", default="real,unseen")
+    ap.add_argument("--datasets", default="real,unseen",
+                    help="real (EMPIAR-10017), unseen (simulated 4E43) and/or unseen:MOLECULE (another protein of "
+                         "fewlabel.pick.pretrained.HELD_OUT, e.g. unseen:1a28)")
     ap.add_argument("--labels", default="10,100")
     ap.add_argument("--inits", default="general,pretrained,scratch")
     ap.add_argument("--seeds", default="0")
@@ -387,16 +392,21 @@ def main(argv=None) -> None:
               "under that load; `load` column).", "",
               "- EMPIAR-10017 (10 train / 5 test micrographs, 4096 px): particle radius 54 px, downsample 9 (ds=F rows: F), "
               "634 particles/micrograph, 3737 test particles",
-              f"- simulated {HELD_OUT_MOLECULE} (not in the pretraining corpus; 10 train / 5 test, 1024 px, "
-              "simulator defaults)"]
+              f"- simulated {HELD_OUT_MOLECULE} and 1a28 (neither in the pretraining corpus; 10 train / 5 test each, "
+              "1024 px, simulator defaults)"]
     gp = f" gp={Path(args.weights).stem}" if args.weights else ""
     datasets = []
     for name in args.datasets.split(","):
-        ds = real_dataset() if name == "real" else unseen_dataset(work, 10, 5, 1024, labels)
-        if ds is None:
-            print(f"skipping {name}: data not found")
-            continue
-        ds["short"] = "EMPIAR-10017" if name == "real" else f"unseen {HELD_OUT_MOLECULE} (sim)"
+        if name == "real":
+            ds = real_dataset()
+            if ds is None:
+                print(f"skipping {name}: data not found")
+                continue
+            ds["short"] = "EMPIAR-10017"
+        elif name == "unseen" or name.startswith("unseen:"):
+            ds = unseen_dataset(work, 10, 5, 1024, labels, name.partition(":")[2] or HELD_OUT_MOLECULE)
+        else:
+            ap.error(f"--datasets: unknown set {name!r} (real, unseen, unseen:MOLECULE)")
         datasets.append(ds)
     rows: list[dict] = []
     for ds in datasets:

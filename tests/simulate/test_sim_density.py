@@ -22,6 +22,16 @@ def test_vendored_models_load_with_protein_elements():
     assert "Zn" in load_molecule("5a7u").elements  # HETATM elements are kept
 
 
+def test_gzipped_vendored_models_load_by_name():
+    """The larger models ship as .pdb.gz and are named like the others (no suffix)."""
+    assert {"19hc", "1a28", "1bd2", "1osm", "3pwp"} <= set(vendored_molecules())
+    assert len(vendored_molecules()) == len(set(vendored_molecules()))
+    porin = load_molecule("1osm")
+    assert porin.name == "1osm" and porin.n_atoms == 1431
+    assert set(porin.elements) == {"C", "N", "O", "S"}
+    assert 130 < load_molecule("1bd2").diameter < 160  # the elongated TCR-MHC complex
+
+
 def test_waters_are_removed(tmp_path):
     pdb = tmp_path / "tiny.pdb"
     pdb.write_text(

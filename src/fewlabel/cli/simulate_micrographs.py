@@ -21,6 +21,8 @@ from pathlib import Path
 
 import click
 
+from fewlabel.simulate.density import vendored_molecules
+
 
 @click.command(name="micrographs", help=__doc__)
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
@@ -28,7 +30,7 @@ import click
 @click.option("--n", "n", type=click.IntRange(min=1), default=40, show_default=True, help="Number of micrographs.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same files).")
 @click.option("--pdb", "pdb", multiple=True, default=("adk_open",), show_default=True,
-              help="Atomic model: a vendored name (adk_open, adk_closed, 1hvr, 4E43, 5a7u) or a PDB/mmCIF "
+              help=f"Atomic model: a vendored name ({', '.join(vendored_molecules())}) or a PDB/mmCIF "
                    "path. Repeat for a mixture.")
 @click.option("--shape", nargs=2, type=int, default=(1024, 1024), show_default=True,
               help="Micrograph size in pixels: ROWS COLS.")

@@ -66,15 +66,16 @@ class Molecule:
 
 def vendored_molecules() -> list[str]:
     """Names of the atomic models shipped with fewlabel (``fewlabel/data/pdb``)."""
-    return sorted(p.stem for p in PDB_DIR.glob("*.pdb"))
+    return sorted({p.name.split(".")[0] for p in PDB_DIR.glob("*.pdb*")})
 
 
 def resolve_pdb(name_or_path: str | os.PathLike) -> Path:
     """A vendored model name (``adk_open``) or a path to a PDB/mmCIF file -> existing path."""
     text = str(name_or_path)
-    vendored = PDB_DIR / f"{text}.pdb"
-    if os.sep not in text and vendored.is_file():
-        return vendored
+    if os.sep not in text:
+        for vendored in (PDB_DIR / f"{text}.pdb", PDB_DIR / f"{text}.pdb.gz"):  # large models ship gzipped
+            if vendored.is_file():
+                return vendored
     path = Path(text)
     if path.is_file():
         return path
