@@ -143,7 +143,9 @@ def _short(value) -> str:
 def method_label(init: str, settings: dict, tta: bool = False) -> str:
     """``init`` plus every fine-tuning setting that differs from :data:`LEGACY`, e.g. ``pretrained lr=0.0001``,
     and ``tta`` when test scores were averaged over rotations/mirrors (rows before that option: plain)."""
-    extra = [f"{SHORT[k]}={_short(settings[k])}" for k in LEGACY if k in settings and settings[k] != LEGACY[k]]
+    moot = {"distill_targets"} if not settings.get("distill") else set()  # targets of no distillation say nothing
+    extra = [f"{SHORT[k]}={_short(settings[k])}" for k in LEGACY
+             if k in settings and k not in moot and settings[k] != LEGACY[k]]
     return " ".join([init] + extra + (["tta"] if tta else []))
 
 
