@@ -68,6 +68,7 @@ METHODS = ("pca", "kmeans", "fae", "cae", "cnn", "ensemble")
 # 0.8 scored lower on seed 0. Session 7 (voxel_dev_session7.md): mixup, soft pseudo-labels (all grids or the
 # confident ones), a wider student and a 64-epoch student beat 81.87 / 86.02 on at most one dev seed: not kept
 # Session 9 (voxel_dev_session9.md): a deeper net (arch="deep") and width 12 scored below the base on both dev seeds
+# Session 13 (voxel_dev_session13.md): FixMatch (semi="fixmatch", 64 epochs, threshold 0.7) too
 CNN_OPTIONS = {"geometries": {"arch": "voxnet", "pose": "scale"},
                "modelnet10_all": {"class_balance": 1.0, "val_fraction": 0},
                "modelnet10_10pct": {"semi": "self-training", "threshold": 0.7, "class_balance": 1.0, "val_fraction": 0,
